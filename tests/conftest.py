@@ -1,0 +1,102 @@
+"""Shared fixtures: the real IFC models in ../shared, a database per test (SQLite and PostgreSQL),
+and the Flask app / CLI runner built on it (flaskr's conftest, with both backends)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+IFC_DIR = SHARED / "ifc"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@localhost/test")
+# CI sets this so that a PostgreSQL server that is down fails the run instead of skipping.
+REQUIRE_POSTGRES = os.environ.get("SITETWIN_REQUIRE_POSTGRES") == "1"
+
+
+def shared_models() -> list[Path]:
+    return sorted(IFC_DIR.glob("*.ifc")) if IFC_DIR.is_dir() else []
+
+
+def shared_model(name: str) -> Path:
+    path = IFC_DIR / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the real IFC models live in ../shared/ifc beside the repository")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    engine = sa.create_engine(POSTGRES_URL)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as error:
+        engine.dispose()
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required (SITETWIN_REQUIRE_POSTGRES=1): {error}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    from webapp import create_app
+    from webapp.db import upgrade_to_head
+    from webapp.extensions import db
+
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SITETWIN_DATA_DIR": str(tmp_path / "data"),
+    })
+    with app.app_context():
+        upgrade_to_head()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_session(app):
+    from webapp.extensions import db
+
+    with app.app_context():
+        yield db.session
+
+
+def table_dump(session) -> dict[str, list[tuple]]:
+    """Every row of every table, for 'the database is exactly as before' assertions."""
+    from webapp.models import Base
+
+    session.expire_all()
+    return {
+        table.name: sorted(map(tuple, session.execute(sa.select(table)).all()), key=repr)
+        for table in Base.metadata.sorted_tables
+    }

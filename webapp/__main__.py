@@ -1,0 +1,5 @@
+"""``python -m webapp`` is the ``sitetwin`` command."""
+
+from webapp.cli import main
+
+main()

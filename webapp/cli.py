@@ -1,0 +1,115 @@
+"""The ``sitetwin`` command: a Flask CLI group (``flask --app webapp ...`` works the same).
+
+Commands are thin: they parse options, call a service or library function and print its result.
+With ``--json`` a command prints exactly one JSON object on stdout; progress and logs go to stderr.
+Bad input exits with status 2 and one line on stderr naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+#: Exit status for bad input (a corrupt file, an unknown project...).
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> None:
+    """Print one line to stderr and exit with :data:`EXIT_BAD_INPUT`."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def emit(result: dict[str, Any], as_json: bool, text: str) -> None:
+    """Print ``result`` as one JSON object (``--json``) or ``text`` for people."""
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True, default=str))
+    else:
+        click.echo(text)
+
+
+@contextmanager
+def progress_bar(total: int | None, desc: str):
+    """A tqdm bar on stderr; yields a callback taking the absolute count done."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit="shape", file=sys.stderr, dynamic_ncols=True,
+              mininterval=0.5, delay=1.0, leave=False) as bar:
+        def update(done: int) -> None:
+            bar.update(done - bar.n)
+
+        yield update
+
+
+def ensure_database() -> None:
+    """Bring the schema to the latest migration when ``SITETWIN_AUTO_MIGRATE`` is on."""
+    if not current_app.config.get("SITETWIN_AUTO_MIGRATE", True):
+        return
+    from webapp.db import upgrade_to_head
+
+    upgrade_to_head()
+
+
+def _threads() -> int | None:
+    return current_app.config.get("SITETWIN_THREADS") or None
+
+
+@click.command("ingest")
+@click.argument("model_path", type=click.Path(path_type=Path))
+@click.option("--project", "project_name", required=True, help="Project name (created if new).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def ingest_command(model_path: Path, project_name: str, as_json: bool) -> None:
+    """Ingest an IFC model into a project as a new revision."""
+    from twin.ifc import IfcReadError
+    from webapp.extensions import db
+    from webapp.services.ingest import ingest_model
+
+    ensure_database()
+    try:
+        with progress_bar(None, f"tessellating {model_path.name}") as update:
+            result = ingest_model(db.session, model_path, project_name,
+                                  current_app.config["SITETWIN_DATA_DIR"], threads=_threads(), progress=update)
+    except IfcReadError as error:
+        fail(str(error))
+    except ValueError as error:  # e.g. a duplicate GlobalId
+        fail(f"{model_path}: {error}")
+    if result.unchanged:
+        text = (f"{model_path.name}: unchanged, already revision {result.revision} of "
+                f"project {result.project!r}")
+    else:
+        d = result.diff
+        text = (f"{model_path.name}: project {result.project!r} revision {result.revision} ({result.schema}): "
+                f"{result.elements} elements, {result.with_geometry} with geometry, {result.storeys} storeys, "
+                f"{result.triangles} triangles in {result.seconds:.1f} s; "
+                f"+{d['added']} -{d['removed']} ~{d['changed']}")
+    emit(result.as_dict(), as_json, text)
+
+
+COMMANDS: list[Callable] = [ingest_command]
+
+
+def register_commands(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from webapp import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="sitetwin",
+    create_app=_create_app,
+    help="SiteTwin: construction-site digital twin and progress tracker.",
+)

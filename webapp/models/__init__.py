@@ -1,0 +1,6 @@
+"""SQLAlchemy 2.0 typed models. Import from here: ``from webapp.models import Project``."""
+
+from webapp.models.base import Base
+from webapp.models.project import Element, ModelRevision, Project, Storey
+
+__all__ = ["Base", "Element", "ModelRevision", "Project", "Storey"]
