@@ -20,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.cli import register_commands
     from webapp.config import Config
     from webapp.extensions import db, migrate
+    from webapp.health import bp as health_bp
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(Config())
@@ -30,4 +31,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     register_commands(app)
+    app.register_blueprint(health_bp)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.base import Base, utcnow
@@ -37,7 +37,7 @@ class ModelRevision(Base):
     number: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     schema: Mapped[str] = mapped_column(String(32))
-    source_name: Mapped[str] = mapped_column(String(500))
+    source_name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     element_count: Mapped[int] = mapped_column(default=0)
     with_geometry: Mapped[int] = mapped_column(default=0)
@@ -60,7 +60,7 @@ class Storey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("model_revisions.id", ondelete="CASCADE"))
     global_id: Mapped[str] = mapped_column(String(22))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(Text)
     elevation: Mapped[float]
 
     revision: Mapped[ModelRevision] = relationship(back_populates="storeys")
@@ -85,9 +85,9 @@ class Element(Base):
     row: Mapped[int]
     global_id: Mapped[str] = mapped_column(String(22))
     ifc_class: Mapped[str] = mapped_column(String(64))
-    predefined_type: Mapped[Optional[str]] = mapped_column(String(64))
-    name: Mapped[Optional[str]] = mapped_column(String(500))
-    type_name: Mapped[Optional[str]] = mapped_column(String(500))
+    predefined_type: Mapped[Optional[str]] = mapped_column(Text)
+    name: Mapped[Optional[str]] = mapped_column(Text)
+    type_name: Mapped[Optional[str]] = mapped_column(Text)
     storey_id: Mapped[Optional[int]] = mapped_column(ForeignKey("storeys.id", ondelete="SET NULL"))
     tracked_class: Mapped[Optional[str]] = mapped_column(String(32))
     physical: Mapped[bool] = mapped_column(default=True)
