@@ -88,6 +88,19 @@ def element_aabbs(vertices: np.ndarray, triangles: np.ndarray, triangle_element:
     return aabb
 
 
+def start_iterator(model: ifcopenshell.file, threads: int | None = None) -> ifcopenshell.geom.iterator | None:
+    """Start tessellating every IfcElement; the iterator's threads work ahead in the background.
+
+    Returns None for a model without IfcElements. Hand the result to :func:`collect_shapes`; the
+    caller may do other work in between (reading element records overlaps with tessellation).
+    """
+    elements = model.by_type("IfcElement")
+    if not elements:
+        return None
+    iterator = ifcopenshell.geom.iterator(iterator_settings(), model, threads or default_threads(), include=elements)
+    return iterator if iterator.initialize() else None
+
+
 def tessellate(model: ifcopenshell.file, global_ids: Sequence[str], threads: int | None = None,
                progress: Callable[[int], None] | None = None) -> Geometry:
     """Tessellate every IfcElement of ``model`` into world-frame meshes in metres.
@@ -97,38 +110,37 @@ def tessellate(model: ifcopenshell.file, global_ids: Sequence[str], threads: int
     threads: iterator threads (default :func:`default_threads`).
     progress: called with the number of shapes done so far, every few shapes.
     """
+    return collect_shapes(start_iterator(model, threads), global_ids, progress)
+
+
+def collect_shapes(iterator: ifcopenshell.geom.iterator | None, global_ids: Sequence[str],
+                   progress: Callable[[int], None] | None = None) -> Geometry:
+    """Drain a started iterator (:func:`start_iterator`) into a :class:`Geometry` indexed like ``global_ids``."""
     index = {gid: i for i, gid in enumerate(global_ids)}
-    elements = model.by_type("IfcElement")
-    if not elements:
-        return Geometry.empty(len(global_ids))
-    iterator = ifcopenshell.geom.iterator(
-        iterator_settings(), model, threads or default_threads(), include=elements
-    )
     vertex_blocks: list[np.ndarray] = []
     face_blocks: list[np.ndarray] = []
     owners: list[int] = []
     face_counts: list[int] = []
     shaped = np.zeros(len(global_ids), bool)
     done = 0
-    if iterator.initialize():
-        while True:
-            shape = iterator.get()
-            owner = index.get(shape.guid)
-            if owner is not None:
-                shaped[owner] = True
-                geometry = shape.geometry
-                verts = np.frombuffer(geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
-                faces = np.frombuffer(geometry.faces_buffer, dtype=np.int32).reshape(-1, 3)
-                if len(faces):
-                    vertex_blocks.append(verts)
-                    face_blocks.append(faces)
-                    owners.append(owner)
-                    face_counts.append(len(faces))
-            done += 1
-            if progress is not None and done % 16 == 0:
-                progress(done)
-            if not iterator.next():
-                break
+    while iterator is not None:
+        shape = iterator.get()
+        owner = index.get(shape.guid)
+        if owner is not None:
+            shaped[owner] = True
+            geometry = shape.geometry
+            verts = np.frombuffer(geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
+            faces = np.frombuffer(geometry.faces_buffer, dtype=np.int32).reshape(-1, 3)
+            if len(faces):
+                vertex_blocks.append(verts)
+                face_blocks.append(faces)
+                owners.append(owner)
+                face_counts.append(len(faces))
+        done += 1
+        if progress is not None and done % 16 == 0:
+            progress(done)
+        if not iterator.next():
+            break
     if progress is not None:
         progress(done)
     if not face_blocks:

@@ -18,7 +18,7 @@ import ifcopenshell
 import numpy as np
 
 from twin.elements import ElementRecord, StoreyRecord, extract_elements, extract_storeys
-from twin.geometry import Geometry, tessellate
+from twin.geometry import Geometry, collect_shapes, start_iterator
 
 CACHE_FORMAT = 1
 
@@ -60,10 +60,19 @@ class Twin:
 
 def build_twin(model: ifcopenshell.file, threads: int | None = None,
                progress: Callable[[int], None] | None = None) -> Twin:
-    """Read elements and storeys, then tessellate. ``progress`` receives shapes done so far."""
+    """Read elements and storeys, and tessellate. ``progress`` receives shapes done so far.
+
+    The iterator starts first: its threads tessellate while the records are read.
+    """
+    iterator = start_iterator(model, threads)
     elements = extract_elements(model)
-    geometry = tessellate(model, [e.global_id for e in elements], threads=threads, progress=progress)
+    geometry = collect_shapes(iterator, [e.global_id for e in elements], progress=progress)
     return Twin(model.schema_identifier, elements, extract_storeys(model), geometry)
+
+
+def _fields(record) -> dict:
+    """A record's fields as a dict, without ``dataclasses.asdict``'s deep copy (records hold plain data)."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
 
 
 def save_twin(twin: Twin, path: str | os.PathLike) -> Path:
@@ -73,8 +82,8 @@ def save_twin(twin: Twin, path: str | os.PathLike) -> Path:
     meta = {
         "format": CACHE_FORMAT,
         "schema": twin.schema,
-        "elements": [dataclasses.asdict(e) for e in twin.elements],
-        "storeys": [dataclasses.asdict(s) for s in twin.storeys],
+        "elements": [_fields(e) for e in twin.elements],
+        "storeys": [_fields(s) for s in twin.storeys],
     }
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
