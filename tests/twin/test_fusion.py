@@ -1,0 +1,96 @@
+import datetime as dt
+
+import pytest
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE, Observation, fuse, fuse_element
+
+T0 = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+
+
+def obs(kind, day, stage=0, confidence=0.9, frame=None, element="W1"):
+    return Observation(element, frame or f"f{day}-{kind}-{stage}-{confidence}", T0 + dt.timedelta(days=day),
+                       kind, stage, confidence)
+
+
+def test_not_visible_is_not_evidence_of_absence():
+    status = fuse_element("W1", [obs(NOT_VISIBLE, d) for d in range(10)], final_stage=3)
+    assert status.stage == 0
+    assert status.probability == 0.5
+    assert status.observations == 0 and status.not_visible == 10
+
+
+def test_an_unbuilt_wall_seen_absent_is_not_started_with_confidence():
+    status = fuse_element("W1", [obs(ABSENT, d) for d in range(3)], final_stage=3)
+    assert status.stage == 0 and status.probability > 0.95
+
+
+def test_progress_over_weeks_reaches_the_latest_stage_in_order():
+    seen = [obs(ABSENT, 0), obs(INSTALLED, 7, 1), obs(INSTALLED, 8, 1), obs(INSTALLED, 14, 2), obs(INSTALLED, 21, 3)]
+    status = fuse_element("W1", seen, final_stage=3)
+    assert status.stage == 3
+    assert status.reached_at == [T0 + dt.timedelta(days=7), T0 + dt.timedelta(days=14), T0 + dt.timedelta(days=21)]
+    assert status.first_seen == T0 and status.last_seen == T0 + dt.timedelta(days=21)
+    assert status.evidence[0].stage == 3
+    assert not status.needs_review
+
+
+def test_one_weak_contrary_frame_neither_regresses_nor_flags():
+    seen = [obs(INSTALLED, d, 1) for d in range(5)] + [obs(ABSENT, 6, confidence=0.6)]
+    status = fuse_element("W1", seen, final_stage=1)
+    assert status.stage == 1 and not status.needs_review
+
+
+def test_strong_contrary_evidence_flags_for_review_instead_of_regressing():
+    seen = [obs(INSTALLED, d, 1) for d in range(5)] + [obs(ABSENT, 10 + d) for d in range(4)]
+    status = fuse_element("W1", seen, final_stage=1)
+    assert status.stage == 1
+    assert status.needs_review
+
+
+def test_a_reviewer_decision_wins():
+    seen = [obs(INSTALLED, d, 1) for d in range(5)]
+    status = fuse_element("W1", seen, final_stage=3, reviewed_stage=0)
+    assert status.stage == 0 and status.reviewed
+
+
+observation_lists = st.lists(
+    st.builds(
+        obs,
+        kind=st.sampled_from([INSTALLED, ABSENT, NOT_VISIBLE]),
+        day=st.integers(0, 60),
+        stage=st.integers(1, 3),
+        confidence=st.floats(0.05, 1.0),
+        element=st.sampled_from(["A", "B", "C"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(observation_lists, st.randoms(use_true_random=False))
+def test_the_same_observations_in_any_order_give_the_same_result(observations, rnd):
+    observations = [o if o.kind == INSTALLED else Observation(o.element, o.frame, o.at, o.kind, 0, o.confidence)
+                    for o in observations]
+    shuffled = list(observations)
+    rnd.shuffle(shuffled)
+    finals = {"A": 3, "B": 1, "C": 2}
+    assert fuse(observations, finals) == fuse(shuffled, finals)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 3)), min_size=1, max_size=20), st.integers(31, 60))
+def test_a_later_frame_seeing_more_never_lowers_the_stage(history, later_day):
+    def as_obs(day, stage):
+        return obs(ABSENT, day) if stage == 0 else obs(INSTALLED, day, stage)
+
+    before = fuse_element("W1", [as_obs(d, s) for d, s in history], final_stage=3)
+    after = fuse_element("W1", [as_obs(d, s) for d, s in history] + [obs(INSTALLED, later_day, 3)], final_stage=3)
+    assert after.stage >= before.stage
+
+
+def test_unknown_elements_are_named():
+    with pytest.raises(KeyError, match="GHOST"):
+        fuse([obs(INSTALLED, 0, 1, element="GHOST")], {"W1": 1})
