@@ -101,7 +101,22 @@ def write_section(results: list[dict], threads: int, repeat: int) -> None:
         mark = " *" if r["file"] in largest else ""
         lines.append(f"| {r['file']}{mark} | {r['mb']} | {r['floor_s']} | {r['ingest_s']} | {r['ratio']} | "
                      f"{r['floor_loop_s']} | {r['ingest_service_s']} | {r['ratio_in_process']} |")
-    lines += ["", f"Reproduce: `.venv/bin/python bench/ingest.py --repeat {repeat} --write`", ""]
+    misses = [r for r in results if r["file"] in largest and r["ratio"] > TARGET]
+    lines.append("")
+    if misses:
+        lines.append("Missed: " + ", ".join(f"{r['file']} ({r['ratio']}×, in-process {r['ratio_in_process']}×)"
+                                            for r in misses) + ".")
+    lines += [
+        "Ingest pays a fixed cost the bare iterator does not: about 0.75 s of interpreter and CLI start-up "
+        "(Flask, SQLAlchemy, Alembic's schema check), plus reading every element's property sets, which runs "
+        "in Python while the iterator's threads tessellate, on the same two cores. On a file whose "
+        "tessellation takes 2 s that fixed cost alone is over 25 %; the in-process ratio shows the work "
+        "proper. What would close it: a long-running worker (the service path, no start-up per file), "
+        "and reading property sets lazily instead of at ingest.",
+        "",
+        f"Reproduce: `.venv/bin/python bench/ingest.py --repeat {repeat} --write`",
+        "",
+    ]
     section = "\n".join(lines)
     doc = REPO / "docs" / "benchmarks.md"
     text = doc.read_text() if doc.exists() else "# Benchmarks\n\nEvery figure here is measured by a script in `bench/`.\n\n"
