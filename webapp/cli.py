@@ -94,7 +94,28 @@ def ingest_command(model_path: Path, project_name: str, as_json: bool) -> None:
     emit(result.as_dict(), as_json, text)
 
 
-COMMANDS: list[Callable] = [ingest_command]
+@click.command("generate-building")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--storeys", default=2, show_default=True, type=click.IntRange(1, 200))
+@click.option("--bays", nargs=2, default=(3, 2), show_default=True, type=click.IntRange(1, 500),
+              help="Bays along x and y (about 6 m each).")
+@click.option("--mep/--no-mep", default=True, show_default=True, help="Pipes, ducts, trays, lights, outlets.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Schedule start (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def generate_building_command(out: Path, storeys: int, bays: tuple[int, int], mep: bool, seed: int, start,
+                              as_json: bool) -> None:
+    """Write a sample IFC4 building with its 4D work schedule."""
+    from twin.generate import DEFAULT_START, generate_building
+
+    result = generate_building(out, storeys=storeys, bays=tuple(bays), mep=mep, seed=seed,
+                               start=start.date() if start else DEFAULT_START)
+    emit({"path": str(result.path), "elements": result.element_count, "by_class": result.elements,
+          "tasks": result.tasks, "seconds": result.seconds}, as_json,
+         f"{result.path}: {result.element_count} elements, {result.tasks} tasks in {result.seconds:.1f} s")
+
+
+COMMANDS: list[Callable] = [ingest_command, generate_building_command]
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,117 @@
+"""The sample-building generator: valid IFC4, a schedule that installs each element once, reproducible."""
+
+import collections
+
+import ifcopenshell
+import ifcopenshell.geom
+import ifcopenshell.util.element as ifc_element
+import ifcopenshell.validate
+import pytest
+
+from twin.generate import generate_building
+from twin.taxonomy import is_physical
+
+
+@pytest.fixture(scope="module")
+def building(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gen") / "two-storeys.ifc"
+    result = generate_building(path, storeys=2, bays=(3, 2), mep=True, seed=7)
+    return result, ifcopenshell.open(str(path))
+
+
+def physical_elements(model):
+    return [e for e in model.by_type("IfcElement") if not e.is_a("IfcFeatureElement") and not e.is_a("IfcVirtualElement")]
+
+
+def test_the_file_passes_ifcopenshell_validate(building):
+    _, model = building
+    logger = ifcopenshell.validate.json_logger()
+    ifcopenshell.validate.validate(model, logger)
+    assert logger.statements == []
+
+
+def test_it_has_every_kind_of_element_a_site_tracks(building):
+    result, model = building
+    for ifc_class in ("IfcSlab", "IfcColumn", "IfcBeam", "IfcWall", "IfcDoor", "IfcWindow", "IfcStair",
+                      "IfcStairFlight", "IfcRailing", "IfcCovering", "IfcPipeSegment", "IfcDuctSegment",
+                      "IfcCableCarrierSegment", "IfcLightFixture", "IfcOutlet"):
+        assert model.by_type(ifc_class), ifc_class
+    assert len(model.by_type("IfcBuildingStorey")) == 2
+    assert {w.PredefinedType for w in model.by_type("IfcWall")} == {"SOLIDWALL", "PARTITIONING"}
+    assert result.element_count == len(physical_elements(model))
+
+
+def test_every_physical_element_is_installed_by_exactly_one_task(building):
+    _, model = building
+    links = collections.Counter()
+    for rel in model.by_type("IfcRelAssignsToProcess"):
+        assert rel.RelatingProcess.is_a("IfcTask")
+        for product in rel.RelatedObjects:
+            links[product.GlobalId] += 1
+    for element in physical_elements(model):
+        assert links[element.GlobalId] == 1, element
+
+
+def test_tasks_are_nested_timed_and_sequenced(building):
+    _, model = building
+    assert model.by_type("IfcWorkSchedule")[0].PredefinedType == "PLANNED"
+    tasks = model.by_type("IfcTask")
+    assert all(t.TaskTime and t.TaskTime.ScheduleStart and t.TaskTime.ScheduleFinish for t in tasks)
+    leaf = [t for t in tasks if not t.IsNestedBy]
+    assert len(leaf) == 2 * 7
+    for rel in model.by_type("IfcRelSequence"):
+        assert rel.RelatingProcess.TaskTime.ScheduleFinish < rel.RelatedProcess.TaskTime.ScheduleStart
+
+
+def test_every_physical_element_has_a_shape_types_and_a_storey(building):
+    _, model = building
+    settings = ifcopenshell.geom.settings()
+    settings.set("use-world-coords", True)
+    iterator = ifcopenshell.geom.iterator(settings, model, 1, include=model.by_type("IfcElement"))
+    shaped = set()
+    assert iterator.initialize()
+    while True:
+        shaped.add(iterator.get().guid)
+        if not iterator.next():
+            break
+    for element in physical_elements(model):
+        if element.is_a("IfcStair"):  # an aggregate: its flight and railing carry the geometry
+            assert ifc_element.get_parts(element)
+            continue
+        assert element.GlobalId in shaped, element
+        assert ifc_element.get_container(element, ifc_class="IfcBuildingStorey") or ifc_element.get_aggregate(element)
+    walls = model.by_type("IfcWall")
+    assert all(ifc_element.get_type(w) is not None and ifc_element.get_materials(w) for w in walls)
+
+
+def test_every_partition_has_a_door(building):
+    _, model = building
+    for wall in model.by_type("IfcWall"):
+        fillers = [f.RelatedBuildingElement.is_a() for o in wall.HasOpenings for f in o.RelatedOpeningElement.HasFillings]
+        assert fillers, wall
+        if wall.PredefinedType == "PARTITIONING":
+            assert fillers == ["IfcDoor"]
+
+
+def test_a_seed_reproduces_the_file_and_another_seed_does_not(tmp_path):
+    a, b, c = (tmp_path / name for name in ("a.ifc", "b.ifc", "c.ifc"))
+    generate_building(a, storeys=1, seed=3)
+    generate_building(b, storeys=1, seed=3)
+    generate_building(c, storeys=1, seed=4)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_one_storey_is_about_a_hundred_elements(tmp_path):
+    result = generate_building(tmp_path / "one.ifc", storeys=1, bays=(3, 2), mep=True)
+    assert 80 <= result.element_count <= 150
+
+
+def test_without_mep_there_are_no_services(tmp_path):
+    result = generate_building(tmp_path / "nomep.ifc", storeys=1, mep=False)
+    assert not {"IfcPipeSegment", "IfcDuctSegment", "IfcLightFixture"} & set(result.elements)
+
+
+def test_openings_are_not_physical_but_walls_are():
+    assert not is_physical(["IfcOpeningElement", "IfcFeatureElementSubtraction", "IfcFeatureElement"])
+    assert is_physical(["IfcWall", "IfcBuildingElement", "IfcElement"])

@@ -1,0 +1,195 @@
+"""Plan maths of the sample building: a column grid, rooms, walls with doors and windows, MEP runs.
+
+Pure data, no IFC: :func:`plan_building` returns a list of :class:`Part` in the model's world
+frame (metres, z up, x east, y north, storey ``s`` at elevation ``s * STOREY_HEIGHT``). The writer
+turns parts into IFC entities; the schedule groups them into tasks by ``trade``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+STOREY_HEIGHT = 3.2
+SLAB = 0.2
+CLEAR_HEIGHT = STOREY_HEIGHT - SLAB  # floor top to the soffit of the slab above
+COLUMN = 0.4
+BEAM_W, BEAM_H = 0.3, 0.5
+EXT_WALL = 0.25
+INT_WALL = 0.12
+CEILING_Z = 2.45  # underside of the suspended ceiling above the floor
+CEILING_T = 0.02
+DOOR_W, DOOR_H = 1.0, 2.1
+WINDOW_W, WINDOW_H, WINDOW_SILL = 1.2, 1.4, 0.9
+
+# Trades in the order a site builds a storey; the schedule has one task per trade per storey.
+TRADES = (
+    "structure",
+    "envelope",
+    "partitions framing",
+    "MEP rough-in",
+    "boarding",
+    "ceilings",
+    "finishes and fixtures",
+)
+
+
+@dataclass
+class Part:
+    """One element of the plan.
+
+    ifc_class / predefined_type / name: what the writer creates.
+    storey: storey index. trade: the task that installs it (one of :data:`TRADES`).
+    origin: (x, y, z) world metres of the local placement; angle: rotation about z, radians.
+    size: (length along local x, width along local y, height along z) of a box whose footprint
+        runs from x=0..length and y=-width/2..width/2 in local coordinates, z from 0 up.
+    type_key: parts sharing a type key share one type object and, when ``mapped``, one
+        representation (an IfcMappedItem of the type's representation map).
+    host: index of the wall part an opening cuts (doors and windows fill their opening).
+    openings: on a wall, (x along the wall, sill z, width, height, filler class) of each opening.
+    """
+
+    ifc_class: str
+    name: str
+    storey: int
+    trade: str
+    origin: tuple[float, float, float]
+    size: tuple[float, float, float]
+    angle: float = 0.0
+    predefined_type: str | None = None
+    type_key: str | None = None
+    mapped: bool = False
+    profile: str = "box"  # "box" or "circle" (pipes: diameter = width)
+    openings: list[tuple[float, float, float, float, str]] = field(default_factory=list)
+    part_of: int | None = None  # index of the aggregate (stair) this part belongs to
+
+
+@dataclass
+class Plan:
+    storeys: int
+    xs: list[float]  # grid line x positions, metres
+    ys: list[float]
+    parts: list[Part]
+
+
+def _grid(bays: int, rng: random.Random) -> list[float]:
+    lines = [0.0]
+    for _ in range(bays):
+        lines.append(round(lines[-1] + rng.uniform(5.4, 6.6), 2))
+    return lines
+
+
+def _wall(parts, storey, trade, name, a, b, thickness, predefined, type_key, openings):
+    (x0, y0), (x1, y1) = a, b
+    length = math.hypot(x1 - x0, y1 - y0)
+    parts.append(Part("IfcWall", name, storey, trade, (x0, y0, storey * STOREY_HEIGHT),
+                      (length, thickness, CLEAR_HEIGHT), math.atan2(y1 - y0, x1 - x0),
+                      predefined, type_key, openings=openings))
+
+
+def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True, seed: int = 0) -> Plan:
+    """The parts of a ``bays[0]`` × ``bays[1]`` bay building of ``storeys`` storeys."""
+    if storeys < 1 or min(bays) < 1:
+        raise ValueError("a building needs at least one storey and one bay each way")
+    rng = random.Random(seed)
+    xs, ys = _grid(bays[0], rng), _grid(bays[1], rng)
+    width, depth = xs[-1], ys[-1]
+    parts: list[Part] = []
+    stair_bay = (0, 0)
+    for s in range(storeys):
+        z = s * STOREY_HEIGHT
+        # Structure: floor slab (its top is the storey's floor), columns, beams under the next slab.
+        parts.append(Part("IfcSlab", f"Floor slab L{s}", s, "structure", (0, depth / 2, z - SLAB),
+                          (width, depth, SLAB), predefined_type="FLOOR" if s else "BASESLAB",
+                          type_key="slab"))
+        for i, x in enumerate(xs):
+            for j, y in enumerate(ys):
+                parts.append(Part("IfcColumn", f"C {i}-{j} L{s}", s, "structure",
+                                  (x - COLUMN / 2, y, z), (COLUMN, COLUMN, CLEAR_HEIGHT),
+                                  predefined_type="COLUMN", type_key="column", mapped=True))
+        beam_z = z + CLEAR_HEIGHT - BEAM_H
+        for j, y in enumerate(ys):
+            for i in range(len(xs) - 1):
+                parts.append(Part("IfcBeam", f"B x{i}-{j} L{s}", s, "structure", (xs[i] + COLUMN / 2, y, beam_z),
+                                  (xs[i + 1] - xs[i] - COLUMN, BEAM_W, BEAM_H), predefined_type="BEAM",
+                                  type_key="beam"))
+        for i, x in enumerate(xs):
+            for j in range(len(ys) - 1):
+                parts.append(Part("IfcBeam", f"B y{i}-{j} L{s}", s, "structure", (x, ys[j] + COLUMN / 2, beam_z),
+                                  (ys[j + 1] - ys[j] - COLUMN, BEAM_W, BEAM_H), math.pi / 2,
+                                  predefined_type="BEAM", type_key="beam"))
+        # Envelope: perimeter walls per bay, windows in each, the entrance door on the ground floor.
+        perimeter = []
+        for i in range(len(xs) - 1):
+            perimeter.append(((xs[i], 0.0), (xs[i + 1], 0.0)))
+            perimeter.append(((xs[i + 1], depth), (xs[i], depth)))
+        for j in range(len(ys) - 1):
+            perimeter.append(((width, ys[j]), (width, ys[j + 1])))
+            perimeter.append(((0.0, ys[j + 1]), (0.0, ys[j])))
+        for k, (a, b) in enumerate(perimeter):
+            length = math.hypot(b[0] - a[0], b[1] - a[1])
+            if s == 0 and k == 0:
+                openings = [(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")]
+            else:
+                n = 2 if length > 5.0 else 1
+                openings = [((q + 0.5) * length / n, WINDOW_SILL, WINDOW_W, WINDOW_H, "IfcWindow") for q in range(n)]
+            _wall(parts, s, "envelope", f"Ext wall {k} L{s}", a, b, EXT_WALL, "SOLIDWALL", "ext_wall", openings)
+        # Partitions on interior grid lines, a door in each: every room opens onto its neighbours.
+        for i in range(1, len(xs) - 1):
+            for j in range(len(ys) - 1):
+                length = ys[j + 1] - ys[j]
+                _wall(parts, s, "partitions framing", f"Partition x{i}-{j} L{s}", (xs[i], ys[j]), (xs[i], ys[j + 1]),
+                      INT_WALL, "PARTITIONING", "int_wall", [(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")])
+        for j in range(1, len(ys) - 1):
+            for i in range(len(xs) - 1):
+                length = xs[i + 1] - xs[i]
+                _wall(parts, s, "partitions framing", f"Partition y{j}-{i} L{s}", (xs[i], ys[j]), (xs[i + 1], ys[j]),
+                      INT_WALL, "PARTITIONING", "int_wall", [(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")])
+        # Stair up to the next storey in the corner bay, with its railing.
+        if s < storeys - 1:
+            x0, y0 = xs[stair_bay[0]] + 0.6, ys[stair_bay[1]] + 0.8
+            run = 4.2
+            parts.append(Part("IfcStair", f"Stair L{s}", s, "structure", (x0, y0, z), (0.0, 0.0, 0.0),
+                              predefined_type="STRAIGHT_RUN_STAIR"))
+            stair = len(parts) - 1
+            parts.append(Part("IfcStairFlight", f"Flight L{s}", s, "structure", (x0, y0 + 0.6, z),
+                              (run, 1.2, STOREY_HEIGHT), predefined_type="STRAIGHT", profile="flight",
+                              part_of=stair))
+            parts.append(Part("IfcRailing", f"Railing L{s}", s, "structure", (x0, y0 + 1.25, z + 0.9),
+                              (run, 0.05, STOREY_HEIGHT), predefined_type="HANDRAIL", profile="flight",
+                              part_of=stair))
+        # Per room: ceiling, MEP runs above it, lights in it, outlets on the wall.
+        for i in range(len(xs) - 1):
+            for j in range(len(ys) - 1):
+                if s < storeys - 1 and (i, j) == stair_bay:
+                    continue  # the stairwell is open to the floor above
+                rx0, rx1, ry0, ry1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
+                room = f"R{i}-{j} L{s}"
+                cx, cy = (rx0 + rx1) / 2, (ry0 + ry1) / 2
+                parts.append(Part("IfcCovering", f"Ceiling {room}", s, "ceilings",
+                                  (rx0 + 0.15, cy, z + CEILING_Z), (rx1 - rx0 - 0.3, ry1 - ry0 - 0.3, CEILING_T),
+                                  predefined_type="CEILING", type_key="ceiling"))
+                if not mep:
+                    continue
+                run = rx1 - rx0 - 1.0
+                parts.append(Part("IfcDuctSegment", f"Duct {room}", s, "MEP rough-in", (rx0 + 0.5, cy - 0.8, z + 2.6),
+                                  (run, 0.4, 0.25), predefined_type="RIGIDSEGMENT", type_key="duct"))
+                parts.append(Part("IfcPipeSegment", f"Pipe {room}", s, "MEP rough-in", (rx0 + 0.5, cy + 0.6, z + 2.7),
+                                  (run, 0.08, 0.08), predefined_type="RIGIDSEGMENT", type_key="pipe",
+                                  profile="circle"))
+                parts.append(Part("IfcCableCarrierSegment", f"Tray {room}", s, "MEP rough-in",
+                                  (rx0 + 0.5, cy + 1.2, z + 2.75), (run, 0.3, 0.06),
+                                  predefined_type="CABLETRAYSEGMENT", type_key="tray"))
+                for q, fx in enumerate((rx0 + (rx1 - rx0) / 3, rx0 + 2 * (rx1 - rx0) / 3)):
+                    parts.append(Part("IfcLightFixture", f"Light {q} {room}", s, "finishes and fixtures",
+                                      (fx - 0.3, cy, z + CEILING_Z - 0.06), (0.6, 0.6, 0.06),
+                                      predefined_type="DIRECTIONSOURCE", type_key="light", mapped=True))
+                inner = INT_WALL / 2 if j > 0 else EXT_WALL / 2
+                for q, fx in enumerate((rx0 + 1.0, rx1 - 1.2)):
+                    parts.append(Part("IfcOutlet", f"Outlet {q} {room}", s, "finishes and fixtures",
+                                      (fx, ry0 + inner + 0.02, z + 0.3), (0.08, 0.04, 0.12),
+                                      predefined_type="POWEROUTLET", type_key="outlet", mapped=True))
+    parts.append(Part("IfcSlab", "Roof slab", storeys - 1, "envelope", (0, depth / 2, storeys * STOREY_HEIGHT - SLAB),
+                      (width, depth, SLAB), predefined_type="ROOF", type_key="roof"))
+    return Plan(storeys, xs, ys, parts)
