@@ -115,7 +115,38 @@ def generate_building_command(out: Path, storeys: int, bays: tuple[int, int], me
          f"{result.path}: {result.element_count} elements, {result.tasks} tasks in {result.seconds:.1f} s")
 
 
-COMMANDS: list[Callable] = [ingest_command, generate_building_command]
+@click.command("simulate-capture")
+@click.option("--project", "project_name", required=True)
+@click.option("--date", "date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Walk date (YYYY-MM-DD).")
+@click.option("--storey", default=None, help="Storey name or GlobalId (default: the lowest).")
+@click.option("--frames", default=10, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--width", default=2048, show_default=True, type=click.IntRange(64, 8192))
+@click.option("--pose-noise", nargs=2, type=float, default=(0.3, 5.0), show_default=True,
+              metavar="METRES DEGREES", help="Pose-prior error: position σ and yaw σ.")
+@click.option("--slip-sigma", default=3.0, show_default=True, help="Random task slip σ, days.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def simulate_capture_command(project_name, date, storey, frames, seed, width, pose_noise, slip_sigma, out_dir,
+                             as_json) -> None:
+    """Simulate a helmet-camera walk of a project's twin as built on DATE (with ground truth)."""
+    from webapp.extensions import db
+    from webapp.services.simulation import simulate_project_capture
+    from webapp.services.twins import NotFound
+
+    ensure_database()
+    try:
+        result = simulate_project_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name,
+                                          date.date(), out_dir, storey=storey, frames=frames, seed=seed, width=width,
+                                          pose_noise=pose_noise, slip_sigma=slip_sigma)
+    except (NotFound, ValueError) as error:
+        fail(str(error))
+    emit(result, as_json, f"{out_dir}: {result['frames']} frames on {result['storey']!r}, "
+                          f"{result['path_length_m']:.1f} m walked")
+
+
+COMMANDS: list[Callable] = [ingest_command, generate_building_command, simulate_capture_command]
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,116 @@
+"""The as-built state of a building at a date, from its schedule: each element's true stage.
+
+Used by the capture simulator (ground truth) and by ``sitetwin evaluate``. An element linked to a
+task is installed at a moment drawn uniformly inside the task's window, shifted by the task's
+slip (seeded, days, normal with ``slip_sigma_days``, never early by more than its float); classes
+with several stages reach each next stage at the finish of the storey's later trade task when the
+schedule has one (boarding, ceilings, finishes), else ``stage_gap_days`` later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin import taxonomy
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """A task as the as-built model needs it: its window, trade, storey and elements (GlobalIds)."""
+
+    key: str
+    start: dt.date
+    finish: dt.date
+    elements: tuple[str, ...]
+    trade: str | None = None
+    storey: str | None = None
+
+
+#: Later-stage trades, per tracked class: stage k+1 is reached when the k-th of these finishes.
+STAGE_TRADES = {"wall": ("boarding", "finishes and fixtures"), "ceiling": ("finishes and fixtures",)}
+
+
+def _days(date: dt.date, epoch: dt.date) -> float:
+    return float((date - epoch).days)
+
+
+def stage_timeline(global_ids: Sequence[str], classes: Sequence[str | None], storeys: Sequence[str | None],
+                   tasks: Sequence[PlannedTask], seed: int = 0, slip_sigma_days: float = 3.0,
+                   stage_gap_days: float = 7.0) -> tuple[np.ndarray, dt.date]:
+    """(N, S) float days since the returned epoch at which each element reaches stage 1..S (inf: never).
+
+    S is the most stages any class has; columns beyond an element's last stage are inf.
+    """
+    rng = np.random.default_rng(seed)
+    epoch = min((t.start for t in tasks), default=dt.date.today())
+    n_stages = max(c.final_stage for c in taxonomy.CLASSES)
+    timeline = np.full((len(global_ids), n_stages), np.inf)
+    row_of = {gid: i for i, gid in enumerate(global_ids)}
+    slips = {t.key: rng.normal(0.0, slip_sigma_days) if slip_sigma_days else 0.0 for t in tasks}
+    trade_finish = {(t.storey, t.trade): _days(t.finish, epoch) + max(slips[t.key], 0.0) for t in tasks}
+    for task in sorted(tasks, key=lambda t: t.key):
+        rows = np.array([row_of[g] for g in task.elements if g in row_of], dtype=np.int64)
+        if not len(rows):
+            continue
+        start, finish = _days(task.start, epoch), _days(task.finish, epoch) + 1.0
+        installed = start + rng.uniform(0.0, 1.0, len(rows)) * (finish - start) + slips[task.key]
+        timeline[rows, 0] = np.minimum(timeline[rows, 0], installed)
+    for row, (cls, storey) in enumerate(zip(classes, storeys, strict=True)):
+        if cls is None or not np.isfinite(timeline[row, 0]):
+            continue
+        tracked = taxonomy.BY_NAME[cls]
+        for k in range(1, tracked.final_stage):
+            later = STAGE_TRADES.get(cls, ())
+            planned = trade_finish.get((storey, later[k - 1])) if k - 1 < len(later) else None
+            previous = timeline[row, k - 1]
+            timeline[row, k] = max(previous + 1.0, planned) if planned is not None else previous + stage_gap_days
+    return timeline, epoch
+
+
+def stages_at(timeline: np.ndarray, epoch: dt.date, date: dt.date) -> np.ndarray:
+    """(N,) int8 stage of every element on ``date`` (end of day)."""
+    day = _days(date, epoch) + 1.0
+    return (timeline <= day).sum(axis=1).astype(np.int8)
+
+
+def tasks_from_ifc(model, storey_of: dict[str, str | None] | None = None) -> list[PlannedTask]:
+    """Leaf IfcTasks that have dates, with the elements they install.
+
+    Elements come from IfcRelAssignsToProcess (the task operates on them) and from
+    IfcRelAssignsToProduct (the task is assigned to the product). storey_of (GlobalId → storey
+    GlobalId) gives each task the storey most of its elements are on; a task without elements
+    (boarding) takes its siblings' storey.
+    """
+    import ifcopenshell.util.date as ifc_date
+    import ifcopenshell.util.sequence as ifc_sequence
+
+    storey_of = storey_of or {}
+    leaves, storey_by_task = [], {}
+    for task in model.by_type("IfcTask"):
+        time = task.TaskTime
+        if time is None or task.IsNestedBy:
+            continue
+        start = time.ScheduleStart or time.EarlyStart or time.ActualStart
+        finish = time.ScheduleFinish or time.EarlyFinish or time.ActualFinish
+        if not start or not finish:
+            continue
+        products = [p for rel in task.OperatesOn for p in rel.RelatedObjects]
+        products += [rel.RelatingProduct for rel in task.HasAssignments if rel.is_a("IfcRelAssignsToProduct")]
+        elements = tuple(sorted({p.GlobalId for p in products if p.is_a("IfcElement")}))
+        storeys = [storey_of[g] for g in elements if storey_of.get(g)]
+        storey_by_task[task.id()] = max(set(storeys), key=storeys.count) if storeys else None
+        leaves.append((task, ifc_date.ifc2datetime(start).date(), ifc_date.ifc2datetime(finish).date(), elements))
+    planned = []
+    for task, start, finish, elements in leaves:
+        storey = storey_by_task[task.id()]
+        parent = ifc_sequence.get_parent_task(task)
+        if storey is None and parent is not None:
+            sibling_storeys = [storey_by_task.get(t.id()) for t in ifc_sequence.get_nested_tasks(parent)]
+            sibling_storeys = [s for s in sibling_storeys if s]
+            storey = max(set(sibling_storeys), key=sibling_storeys.count) if sibling_storeys else None
+        planned.append(PlannedTask(task.GlobalId, start, finish, elements, task.ObjectType, storey))
+    return planned
