@@ -55,6 +55,7 @@ class ElementScene:
                 o3d.core.Tensor(np.ascontiguousarray(triangles, dtype=np.uint32)),
             )
         self.n_triangles = len(triangles)
+        self._element_of_primitive = np.append(self.triangle_element, np.int32(MISS))
 
     def cast(self, origins: np.ndarray, directions: np.ndarray) -> RayHits:
         """Cast rays given as (..., 3) origins and unit directions in the world frame (metres)."""
@@ -66,11 +67,10 @@ class ElementScene:
         rays = np.empty(shape[:-1] + (6,), dtype=np.float32)
         rays[..., :3] = origins
         rays[..., 3:] = directions
-        result = self.scene.cast_rays(o3d.core.Tensor(rays))
+        result = self.scene.cast_rays(o3d.core.Tensor.from_numpy(rays))
         distance = result["t_hit"].numpy()
+        # A miss has primitive id 2**32-1: the lookup table's extra last entry maps it to MISS.
         primitive = result["primitive_ids"].numpy()
-        hit = np.isfinite(distance)
-        element = np.full(distance.shape, MISS, dtype=np.int32)
-        element[hit] = self.triangle_element[primitive[hit]]
+        element = self._element_of_primitive[np.minimum(primitive, len(self._element_of_primitive) - 1)]
         normal = result["primitive_normals"].numpy()
         return RayHits(distance=distance, element=element, normal=normal)

@@ -11,6 +11,8 @@ the camera. Latitude φ is +π/2 at the top row::
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from vision.pose import Pose
@@ -44,11 +46,14 @@ def direction_to_pixel(directions, width: int) -> tuple[np.ndarray, np.ndarray]:
     return np.mod(u + 0.5, w) - 0.5, v
 
 
+@functools.lru_cache(maxsize=4)
 def camera_directions(width: int) -> np.ndarray:
-    """(H, W, 3) float32 camera-frame unit direction of every pixel centre."""
+    """(H, W, 3) float32 camera-frame unit direction of every pixel centre (cached, read-only)."""
     w, h = panorama_size(width)
     v, u = np.mgrid[0:h, 0:w]
-    return pixel_to_direction(u, v, width).astype(np.float32)
+    directions = pixel_to_direction(u, v, width).astype(np.float32)
+    directions.flags.writeable = False
+    return directions
 
 
 def world_rays(pose: Pose, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -213,28 +213,32 @@ def _texture(pattern: np.ndarray, points: np.ndarray, normal: np.ndarray) -> np.
 def shade(scene: RenderScene, state: np.ndarray | None, directions: np.ndarray, origins: np.ndarray,
           element: np.ndarray, depth: np.ndarray, normal: np.ndarray, appearance: Appearance,
           rng: np.random.Generator) -> np.ndarray:
-    """RGB uint8 image (H, W, 3) for hits already cast (see :func:`render_equirect`)."""
+    """RGB uint8 image (H, W, 3) for hits already cast (see :func:`render_equirect`).
+
+    Works on whole images through lookup tables: an element's row picks its class and stage
+    (the extra last row stands for a miss), class and stage pick colour and pattern.
+    """
     state = scene.full_state() if state is None else np.asarray(state)
     colours, patterns = appearance.palette()
-    image = np.empty(element.shape + (3,), np.float32)
-    hit = element != MISS
-    # Background: sky above the horizon, ground below.
-    up = directions[..., 2]
-    image[~hit] = np.where(up[~hit, None] > 0, _SKY, _GROUND)
-    rows = element[hit]
-    cls = scene.class_index[rows]
-    stage = np.clip(state[rows], 1, _MAX_STAGE)
-    base = colours[cls, stage]
-    n = normal[hit]
+    stage_of = np.append(np.clip(state, 1, _MAX_STAGE), 1).astype(np.int16)
+    look = scene.class_index * (_MAX_STAGE + 1) + stage_of  # per element row (+ miss row)
+    look = look[element]  # element == -1 picks the miss row
     light = np.asarray(appearance.light, np.float32)
     light /= np.linalg.norm(light)
-    lambert = np.abs(n @ light)
-    brightness = appearance.ambient + (1.0 - appearance.ambient) * lambert
+    brightness = np.abs(normal @ light)
+    brightness *= 1.0 - appearance.ambient
+    brightness += appearance.ambient
     if appearance.texture:
-        points = np.broadcast_to(origins, directions.shape)[hit] + directions[hit] * depth[hit, None]
-        brightness = brightness * _texture(patterns[cls, stage], points, n)
-    image[hit] = base * brightness[:, None]
-    image *= 255.0
+        pattern = patterns.reshape(-1)[look]
+        textured = (pattern != PLAIN) & (element != MISS)
+        if textured.any():
+            points = origins + directions[textured] * depth[textured, None]
+            brightness[textured] *= _texture(pattern[textured], points, normal[textured])
+    image = colours.reshape(-1, 3)[look]
+    image *= (brightness * 255.0)[..., None]
+    miss = element == MISS
+    if miss.any():
+        image[miss] = np.where(directions[miss][:, 2:3] > 0, _SKY, _GROUND) * 255.0
     if appearance.noise:
         image += rng.normal(0.0, appearance.noise, image.shape).astype(np.float32)
     rgb = np.clip(image, 0, 255).astype(np.uint8)
