@@ -160,3 +160,23 @@ def classify(supertypes: list[str], predefined_type: str | None = None, type_ent
 def is_physical(supertypes: list[str]) -> bool:
     """False for openings, virtual elements and other non-physical IfcElements."""
     return not any(entity in supertypes for entity in NON_PHYSICAL)
+
+
+@dataclass(frozen=True)
+class DetectorLabel:
+    """A class the detector predicts: a tracked class at one stage (``wall_boarded``), or the
+    class itself when it has a single stage (``column``). Its index in :data:`DETECTOR_LABELS` is
+    the YOLO class id."""
+
+    name: str
+    tracked: str
+    stage: int
+
+
+DETECTOR_LABELS: tuple[DetectorLabel, ...] = tuple(
+    DetectorLabel(c.name if c.final_stage == 1 else f"{c.name}_{stage_name}", c.name, k)
+    for c in CLASSES
+    for k, stage_name in enumerate(c.stages, start=1)
+)
+DETECTOR_NAMES: tuple[str, ...] = tuple(label.name for label in DETECTOR_LABELS)
+LABEL_OF: dict[tuple[str, int], int] = {(label.tracked, label.stage): i for i, label in enumerate(DETECTOR_LABELS)}

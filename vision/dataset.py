@@ -1,0 +1,139 @@
+"""Detector training data: perspective tiles rendered from generated buildings, labelled from id images.
+
+Each image is a pinhole render with the tiles' field of view (:data:`vision.tiles.FOV_DEG`) from a
+free-space position of a storey at helmet height, in a random as-built state (a random date of
+the building's schedule with seeded slips, then per-element jitter), with domain-randomised
+appearance and a random view direction. Labels are YOLO boxes of every tracked element with
+enough visible pixels, its class the (tracked class, stage) detector label.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from twin import taxonomy
+from twin.asbuilt import stage_timeline, stages_at, tasks_from_ifc
+from twin.generate import generate_building
+from twin.ifc import open_model
+from twin.model import build_twin
+from vision.pose import Pose
+from vision.render import Appearance, Intrinsics, RenderScene, render_perspective
+from vision.simulate import HELMET, _storey_extent, free_points
+from vision.tiles import FOV_DEG
+
+MIN_PIXELS = 60  # an element needs this many visible pixels in a tile to be labelled
+MIN_SIDE = 4  # ...and a box at least this many pixels wide and high
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A generated building used for data: storeys, bays, seed."""
+
+    storeys: int
+    bays: tuple[int, int]
+    seed: int
+
+
+TRAIN_LAYOUTS = (Layout(2, (3, 2), 101), Layout(2, (4, 3), 102), Layout(3, (2, 2), 103), Layout(2, (5, 2), 104))
+HELD_OUT_LAYOUTS = (Layout(2, (3, 3), 907),)
+
+
+def element_boxes(element: np.ndarray, n_elements: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, boxes (k, 4) [x0, y0, x1, y1] in pixel edges, pixel counts) of elements in an id image."""
+    ys, xs = np.nonzero(element >= 0)
+    ids = element[ys, xs]
+    counts = np.bincount(ids, minlength=n_elements)
+    present = np.flatnonzero(counts)
+    lo_x = np.full(n_elements, np.iinfo(np.int32).max)
+    lo_y = lo_x.copy()
+    hi_x = np.full(n_elements, -1)
+    hi_y = hi_x.copy()
+    np.minimum.at(lo_x, ids, xs)
+    np.minimum.at(lo_y, ids, ys)
+    np.maximum.at(hi_x, ids, xs)
+    np.maximum.at(hi_y, ids, ys)
+    boxes = np.column_stack([lo_x[present], lo_y[present], hi_x[present] + 1, hi_y[present] + 1]).astype(np.float64)
+    return present, boxes, counts[present]
+
+
+def tile_labels(element: np.ndarray, state: np.ndarray, tracked: list[str | None]) -> list[tuple[int, np.ndarray]]:
+    """(detector label, box) for each tracked, built element visible enough in a tile's id image."""
+    rows, boxes, counts = element_boxes(element, len(tracked))
+    labels = []
+    for row, box, count in zip(rows, boxes, counts, strict=True):
+        cls = tracked[row]
+        if cls is None or count < MIN_PIXELS or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE:
+            continue
+        stage = int(min(max(state[row], 1), taxonomy.BY_NAME[cls].final_stage))
+        labels.append((taxonomy.LABEL_OF[(cls, stage)], box))
+    return labels
+
+
+def _random_state(timeline, epoch, rng, final_stage):
+    days = np.nanmax(np.where(np.isfinite(timeline), timeline, np.nan))
+    date = epoch + dt.timedelta(days=float(rng.uniform(-5, days + 10)))
+    state = stages_at(timeline, epoch, date)
+    # Per-element jitter so that stages mix within a room, as on a real site.
+    jitter = rng.random(len(state)) < 0.15
+    state[jitter] = np.clip(state[jitter] + rng.integers(-1, 2, jitter.sum()), 0, final_stage[jitter])
+    return state
+
+
+def render_dataset(out: Path, layouts: tuple[Layout, ...], images: int, size: int = 320, seed: int = 0,
+                   work_dir: Path | None = None, progress=None) -> dict:
+    """Write ``images`` labelled tiles as a YOLO dataset split under ``out`` (images/, labels/).
+
+    Returns counts per detector label.
+    """
+    rng = np.random.default_rng(seed)
+    intrinsics = Intrinsics.from_fov(size, size, FOV_DEG)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    work_dir = work_dir or out
+    counts = np.zeros(len(taxonomy.DETECTOR_LABELS), int)
+    per_layout = [images // len(layouts) + (1 if i < images % len(layouts) else 0) for i in range(len(layouts))]
+    written = 0
+    for layout, n in zip(layouts, per_layout, strict=True):
+        path = work_dir / f"layout-{layout.seed}.ifc"
+        generate_building(path, storeys=layout.storeys, bays=layout.bays, seed=layout.seed)
+        model = open_model(path)
+        twin = build_twin(model)
+        scene = RenderScene(twin)
+        tasks = tasks_from_ifc(model, {e.global_id: e.storey for e in twin.elements})
+        tracked = [e.tracked_class if e.physical else None for e in twin.elements]
+        timeline, epoch = stage_timeline(twin.global_ids, tracked, [e.storey for e in twin.elements], tasks,
+                                         seed=layout.seed)
+        final_stage = scene.final_stage.astype(int)
+        full = scene.scene(None)
+        spots = []
+        for storey in twin.storeys:
+            lo, hi, elevation = _storey_extent(twin, storey.global_id)
+            spots += [(p, elevation) for p in free_points(full, lo, hi, elevation)]
+        for _ in range(n):
+            state = _random_state(timeline, epoch, rng, final_stage)
+            (x, y), elevation = spots[rng.integers(len(spots))]
+            pose = Pose(float(x + rng.uniform(-0.2, 0.2)), float(y + rng.uniform(-0.2, 0.2)),
+                        float(elevation + rng.uniform(*HELMET)), float(rng.uniform(-math.pi, math.pi)),
+                        float(rng.choice([rng.uniform(-0.35, 0.35), rng.uniform(-1.57, -1.0), rng.uniform(1.0, 1.57)],
+                                         p=[0.7, 0.15, 0.15])),
+                        float(rng.normal(0, 0.03)))
+            appearance = Appearance.randomised(int(rng.integers(1 << 30)))
+            render = render_perspective(scene, pose, intrinsics, state, appearance)
+            name = f"{written:06d}"
+            cv2.imwrite(str(out / "images" / f"{name}.jpg"), render.rgb[..., ::-1])
+            lines = []
+            for label, (x0, y0, x1, y1) in tile_labels(render.element, state, tracked):
+                counts[label] += 1
+                lines.append(f"{label} {(x0 + x1) / 2 / size:.6f} {(y0 + y1) / 2 / size:.6f} "
+                             f"{(x1 - x0) / size:.6f} {(y1 - y0) / size:.6f}")
+            (out / "labels" / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            written += 1
+            if progress is not None:
+                progress(written)
+    return {taxonomy.DETECTOR_NAMES[i]: int(c) for i, c in enumerate(counts)}

@@ -1,0 +1,128 @@
+"""Detect construction elements on an equirectangular frame with the project's YOLO detector.
+
+``detect_frame(image, detector)`` cuts the frame into tiles (:mod:`vision.tiles`), runs every
+tile through ultralytics in one batched call, maps each box back to the sphere and merges
+duplicates across overlapping tiles. torch and ultralytics are imported here only, lazily, and
+their results become :class:`Detection` dataclasses at once.
+
+Weights: the bundled ``vision/weights/sitetwin-det.pt``, or ``SITETWIN_DETECTOR``. Other weights
+must name exactly the classes of :data:`twin.taxonomy.DETECTOR_NAMES`; a mismatch is an error
+when the detector loads, not a wrong result later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twin import taxonomy
+from vision.tiles import VIEWS, cut_tiles, merge_regions, tile_box_to_region
+
+BUNDLED_WEIGHTS = Path(__file__).with_name("weights") / "sitetwin-det.pt"
+
+
+class DetectorError(RuntimeError):
+    """Weights that cannot serve as the SiteTwin detector (missing file, wrong classes)."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detection on a frame.
+
+    label: index into :data:`twin.taxonomy.DETECTOR_LABELS`; name/tracked/stage from it.
+    confidence: detector score in [0, 1]. tile: the tile (view) index; tile_box: [x0, y0, x1, y1]
+    pixels in that tile. region: [u0, v0, u1, v1] panorama pixels (u1 may exceed the width when the
+    region crosses the left/right seam).
+    """
+
+    label: int
+    confidence: float
+    tile: int
+    tile_box: tuple[float, float, float, float]
+    region: tuple[float, float, float, float]
+
+    @property
+    def name(self) -> str:
+        return taxonomy.DETECTOR_NAMES[self.label]
+
+    @property
+    def tracked(self) -> str:
+        return taxonomy.DETECTOR_LABELS[self.label].tracked
+
+    @property
+    def stage(self) -> int:
+        return taxonomy.DETECTOR_LABELS[self.label].stage
+
+
+@dataclass
+class Detector:
+    """A loaded YOLO model, its tile size and thresholds."""
+
+    model: object
+    path: Path
+    tile_size: int = 320
+    confidence: float = 0.25
+    iou: float = 0.5
+    device: str = "cpu"
+
+
+def weights_path() -> Path:
+    return Path(os.environ.get("SITETWIN_DETECTOR") or BUNDLED_WEIGHTS)
+
+
+def load_detector(path: str | os.PathLike | None = None, tile_size: int | None = None, device: str = "cpu"
+                  ) -> Detector:
+    """Load weights and check their class names are the taxonomy's detector labels, in order."""
+    path = Path(path) if path else weights_path()
+    if not path.is_file():
+        raise DetectorError(f"{path}: no detector weights (train them with `sitetwin train-detector`)")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from ultralytics import YOLO
+
+    model = YOLO(str(path), task="detect")
+    names = model.names
+    names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)
+    if tuple(names) != taxonomy.DETECTOR_NAMES:
+        missing = sorted(set(taxonomy.DETECTOR_NAMES) - set(names))
+        extra = sorted(set(names) - set(taxonomy.DETECTOR_NAMES))
+        raise DetectorError(f"{path}: detector classes do not match SiteTwin's labels "
+                            f"(missing {missing or 'none'}, unexpected {extra or 'none'}"
+                            f"{', different order' if not missing and not extra else ''})")
+    size = tile_size or int(getattr(model, "overrides", {}).get("imgsz") or 320)
+    return Detector(model, path, tile_size=size, device=device)
+
+
+def infer_tiles(tiles: np.ndarray, detector: Detector) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Bare YOLO inference on (V, S, S, 3) RGB tiles in one batch: per tile (boxes xyxy, scores, labels)."""
+    results = detector.model.predict(list(tiles[..., ::-1]), imgsz=detector.tile_size, conf=detector.confidence,
+                                     iou=detector.iou, device=detector.device, verbose=False)
+    out = []
+    for result in results:
+        boxes = result.boxes
+        out.append((boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int)))
+    return out
+
+
+def detect_frame(image: np.ndarray, detector: Detector, merge_iou: float = 0.45) -> list[Detection]:
+    """Detections on an RGB equirectangular frame (H, W, 3), merged across tiles, best first."""
+    width = image.shape[1]
+    tiles = cut_tiles(image, detector.tile_size)
+    per_tile = infer_tiles(tiles, detector)
+    candidates = []
+    for view, (boxes, scores, labels) in enumerate(per_tile):
+        for box, score, label in zip(boxes, scores, labels, strict=True):
+            region = tile_box_to_region(view, box, detector.tile_size, width)
+            candidates.append(Detection(int(label), float(score), view, tuple(float(b) for b in box),
+                                        tuple(float(r) for r in region)))
+    if not candidates:
+        return []
+    regions = np.array([c.region for c in candidates])
+    keep = merge_regions(regions, np.array([c.confidence for c in candidates]),
+                         np.array([c.label for c in candidates]), width, merge_iou)
+    return [candidates[i] for i in keep]
+
+
+__all__ = ["Detection", "Detector", "DetectorError", "VIEWS", "detect_frame", "infer_tiles", "load_detector"]

@@ -1,0 +1,146 @@
+"""Panorama ↔ perspective tiles, so a detector trained on ordinary images sees little distortion.
+
+An equirectangular frame is cut into :data:`VIEWS`: eight 90° views around the horizon every 45°
+(each overlaps its neighbours by half, so any object narrower than 45° is whole in one view) plus
+one straight up and one straight down for ceilings, lights and floors. Tiles are sampled with
+``cv2.remap`` from maps computed once per (panorama width, tile size). A box found in a tile maps
+back to directions on the sphere and to a panorama region; duplicates across overlapping tiles
+are merged by non-maximum suppression on those regions (wrap-around aware).
+
+Frames: a tile's camera looks along its view's forward axis; tile pixels (x right, y down).
+Panorama pixels and camera frame as in :mod:`vision.equirect`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision.equirect import direction_to_pixel, panorama_size
+from vision.pose import rotation_matrix
+
+FOV_DEG = 90.0
+#: (yaw, pitch) in radians of each view, relative to the panorama's camera frame.
+VIEWS: tuple[tuple[float, float], ...] = tuple(
+    [(k * math.pi / 4, 0.0) for k in range(8)] + [(0.0, math.pi / 2), (0.0, -math.pi / 2)]
+)
+
+
+@dataclass(frozen=True)
+class TileGeometry:
+    """Tile size in pixels and the pinhole focal length that gives :data:`FOV_DEG`."""
+
+    size: int
+
+    @property
+    def focal(self) -> float:
+        return (self.size / 2) / math.tan(math.radians(FOV_DEG) / 2)
+
+    def directions(self, x, y) -> np.ndarray:
+        """Unit directions (..., 3) in the view's frame (x forward, y left, z up) of tile pixels (x, y)."""
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        c = self.size / 2
+        d = np.stack([np.full(np.broadcast(x, y).shape, self.focal), -(x - c), -(y - c)], axis=-1)
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+    def pixels(self, directions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tile pixels (x, y) of view-frame directions, and whether each is in front of the view."""
+        d = np.asarray(directions, np.float64)
+        front = d[..., 0] > 1e-9
+        safe = np.where(front, d[..., 0], 1.0)
+        c = self.size / 2
+        return c - self.focal * d[..., 1] / safe, c - self.focal * d[..., 2] / safe, front
+
+
+def view_rotation(view: int) -> np.ndarray:
+    """(3, 3) rotation from view ``view``'s frame to the panorama's camera frame."""
+    yaw, pitch = VIEWS[view]
+    return rotation_matrix(yaw, pitch, 0.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _remap_tables(width: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (V, size, size) panorama u and v sampled by every tile pixel (read-only)."""
+    tile = TileGeometry(size)
+    y, x = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
+    local = tile.directions(x, y)
+    us, vs = [], []
+    for view in range(len(VIEWS)):
+        u, v = direction_to_pixel(local @ view_rotation(view).T, width)
+        us.append(u)
+        vs.append(v)
+    maps_u = np.asarray(us, np.float32)
+    maps_v = np.asarray(vs, np.float32)
+    maps_u.flags.writeable = maps_v.flags.writeable = False
+    return maps_u, maps_v
+
+
+def cut_tiles(panorama: np.ndarray, size: int = 320) -> np.ndarray:
+    """(V, size, size, C) perspective tiles of an equirectangular image (H, W, C) (2:1)."""
+    height, width = panorama.shape[:2]
+    if width != 2 * height:
+        raise ValueError(f"a panorama must be 2:1, got {width}×{height}")
+    maps_u, maps_v = _remap_tables(width, size)
+    # BORDER_WRAP joins the left and right edges of the panorama.
+    return np.stack([cv2.remap(panorama, mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+                     for mu, mv in zip(maps_u, maps_v, strict=True)])
+
+
+def tile_box_to_region(view: int, box, size: int, width: int, samples: int = 8) -> np.ndarray:
+    """Panorama region ``[u0, v0, u1, v1]`` covered by a tile box ``[x0, y0, x1, y1]`` (tile pixels).
+
+    Points along the box's edges go to the sphere and into the panorama. A region crossing the
+    panorama's left/right seam has u1 > width (u continues past the seam).
+    """
+    x0, y0, x1, y1 = (float(b) for b in box)
+    t = np.linspace(0.0, 1.0, samples)
+    xs = np.concatenate([x0 + (x1 - x0) * t, np.full(samples, x1), x1 - (x1 - x0) * t, np.full(samples, x0)])
+    ys = np.concatenate([np.full(samples, y0), y0 + (y1 - y0) * t, np.full(samples, y1), y1 - (y1 - y0) * t])
+    xs = np.append(xs, (x0 + x1) / 2)
+    ys = np.append(ys, (y0 + y1) / 2)
+    camera = TileGeometry(size).directions(xs, ys) @ view_rotation(view).T
+    u, v = direction_to_pixel(camera, width)
+    centre = u[-1]
+    u = centre + ((u - centre + width / 2) % width) - width / 2  # unwrap around the box centre
+    _, height = panorama_size(width)
+    region = np.array([u.min(), max(v.min(), -0.5), u.max(), min(v.max(), height - 0.5)])
+    # A box around a pole spans every longitude, up to the top (or down to the bottom) row.
+    tile = TileGeometry(size)
+    for pole, row in ((1.0, 0), (-1.0, 2)):
+        px, py, front = tile.pixels(view_rotation(view).T @ np.array([0.0, 0.0, pole]))
+        if front and x0 <= px <= x1 and y0 <= py <= y1:
+            region[0], region[2] = -0.5, width - 0.5
+            region[1 if row == 0 else 3] = -0.5 if row == 0 else height - 0.5
+    if region[0] < -0.5:
+        region[[0, 2]] += width
+    return region
+
+
+def region_iou(a: np.ndarray, b: np.ndarray, width: int) -> float:
+    """IoU of two panorama regions, taking the left/right seam into account (symmetric, in [0, 1])."""
+    best = 0.0
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    for shift in (-width, 0, width):
+        ix = min(a[2], b[2] + shift) - max(a[0], b[0] + shift)
+        iy = min(a[3], b[3]) - max(a[1], b[1])
+        if ix > 0 and iy > 0:
+            inter = ix * iy
+            best = max(best, inter / (area_a + area_b - inter))
+    return float(best)
+
+
+def merge_regions(regions: np.ndarray, scores: np.ndarray, labels: np.ndarray, width: int,
+                  iou: float = 0.45) -> np.ndarray:
+    """Indices kept by class-wise greedy NMS over panorama regions (highest score first)."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    kept: list[int] = []
+    for i in order:
+        if all(labels[j] != labels[i] or region_iou(regions[i], regions[j], width) < iou for j in kept):
+            kept.append(int(i))
+    return np.array(kept, dtype=int)
