@@ -1,0 +1,85 @@
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vision.equirect import direction_to_pixel
+from vision.pose import Pose
+from vision.render import Appearance, Intrinsics, render_equirect, render_perspective
+from vision.tiles import (
+    FOV_DEG,
+    VIEWS,
+    TileGeometry,
+    cut_tiles,
+    merge_regions,
+    region_iou,
+    tile_box_to_region,
+    view_rotation,
+)
+
+SIZE, WIDTH = 128, 1024
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, len(VIEWS) - 1), st.floats(1, SIZE - 1), st.floats(1, SIZE - 1))
+def test_tile_to_sphere_to_tile_round_trips(view, x, y):
+    tile = TileGeometry(SIZE)
+    camera = tile.directions(x, y) @ view_rotation(view).T  # tile pixel → panorama camera frame
+    u, v = direction_to_pixel(camera, WIDTH)  # → panorama pixel
+    lon = 2 * math.pi * (0.5 - (u + 0.5) / WIDTH)
+    lat = math.pi * (0.5 - (v + 0.5) / (WIDTH // 2))
+    back = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
+    x2, y2, front = tile.pixels(back @ view_rotation(view))  # → tile pixel again
+    assert front and abs(x2 - x) < 1e-6 and abs(y2 - y) < 1e-6
+
+
+def test_tiles_look_like_direct_perspective_renders(sample):
+    _, _, scene, state = sample
+    pose = Pose(9.0, 3.0, 1.7, yaw=0.4)
+    panorama = render_equirect(scene, pose, 2048, state, Appearance(texture=False))
+    tiles = cut_tiles(panorama.rgb, SIZE)
+    assert tiles.shape == (len(VIEWS), SIZE, SIZE, 3)
+    for view in (0, 3, 8, 9):
+        yaw, pitch = VIEWS[view]
+        direct_pose = Pose(pose.x, pose.y, pose.z, pose.yaw + yaw, pitch, 0.0) if view < 8 else None
+        if direct_pose is None:  # up/down views: same rotation composed with the pose
+            from vision.pose import angles_from_matrix
+
+            direct_pose = Pose(pose.x, pose.y, pose.z, *angles_from_matrix(pose.rotation @ view_rotation(view)))
+        direct = render_perspective(scene, direct_pose, Intrinsics.from_fov(SIZE, SIZE, FOV_DEG), state,
+                                    Appearance(texture=False))
+        difference = np.abs(tiles[view].astype(int) - direct.rgb.astype(int)).mean()
+        assert difference < 12, (view, difference)
+
+
+def test_a_box_across_the_seam_is_one_region_that_wraps():
+    # View 4 looks backwards (yaw π): the panorama's left/right seam runs down its middle.
+    region = tile_box_to_region(4, [40, 40, 90, 90], SIZE, WIDTH)
+    assert region[0] < WIDTH <= region[2]
+    assert region[2] - region[0] < WIDTH / 4
+
+
+def test_the_same_object_seen_in_two_overlapping_tiles_is_merged():
+    # An object straight ahead at yaw 22.5°: left half of view 0, right half of view 1.
+    target = np.array([math.cos(math.radians(22.5)), math.sin(math.radians(22.5)), 0.0])
+    boxes = []
+    for view in (0, 1):
+        x, y, _ = TileGeometry(SIZE).pixels(target @ view_rotation(view))
+        boxes.append(tile_box_to_region(view, [x - 10, y - 15, x + 10, y + 15], SIZE, WIDTH))
+    kept = merge_regions(np.array(boxes), np.array([0.9, 0.8]), np.array([3, 3]), WIDTH)
+    assert list(kept) == [0]
+    # Different classes in the same place are both kept.
+    assert len(merge_regions(np.array(boxes), np.array([0.9, 0.8]), np.array([3, 4]), WIDTH)) == 2
+
+
+regions = st.tuples(st.floats(0, 1000), st.floats(0, 400), st.floats(1, 300), st.floats(1, 100)).map(
+    lambda r: np.array([r[0], r[1], r[0] + r[2], r[1] + r[3]]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(regions, regions)
+def test_region_overlap_is_symmetric_and_bounded(a, b):
+    assert region_iou(a, b, WIDTH) == region_iou(b, a, WIDTH)
+    assert 0.0 <= region_iou(a, b, WIDTH) <= 1.0
+    assert region_iou(a, a, WIDTH) == 1.0
