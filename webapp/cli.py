@@ -167,8 +167,38 @@ def train_detector_command(out, config, epochs, images, seed, as_json) -> None:
                                     f"after {result.seconds / 60:.0f} min")
 
 
+@click.command("process")
+@click.argument("capture_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--project", "project_name", required=True)
+@click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_json: bool) -> None:
+    """Detect, register, observe and fuse a capture directory (the upload format)."""
+    from vision.capture import CaptureError
+    from vision.detect import DetectorError, load_detector
+    from webapp.extensions import db
+    from webapp.services.processing import process_capture
+    from webapp.services.twins import NotFound
+
+    ensure_database()
+    try:
+        detector = load_detector()
+        with progress_bar(None, f"processing {capture_dir.name}") as update:
+            result = process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name, capture_dir,
+                                     detector, refine=not no_refine, progress=update)
+    except (CaptureError, NotFound, DetectorError) as error:
+        fail(str(error))
+    if result.unchanged:
+        text = f"{capture_dir}: capture {result.capture!r} already processed; nothing changed"
+    else:
+        text = (f"{capture_dir}: {result.frames} frames, observations {result.observations}, "
+                f"{result.status_changes} status changes in {result.seconds:.1f} s")
+    emit(result.as_dict(), as_json, text)
+
+
 COMMANDS: list[Callable] = [ingest_command, generate_building_command, simulate_capture_command,
-                            train_detector_command]
+                            train_detector_command, process_command]
 
 
 def register_commands(app: Flask) -> None:

@@ -1,6 +1,8 @@
 """SQLAlchemy 2.0 typed models. Import from here: ``from webapp.models import Project``."""
 
 from webapp.models.base import Base
+from webapp.models.capture import Capture, ElementStatus, ElementStatusChange, Frame, Observation
 from webapp.models.project import Element, ModelRevision, Project, Storey
 
-__all__ = ["Base", "Element", "ModelRevision", "Project", "Storey"]
+__all__ = ["Base", "Capture", "Element", "ElementStatus", "ElementStatusChange", "Frame", "ModelRevision",
+           "Observation", "Project", "Storey"]

@@ -1,0 +1,245 @@
+"""Register a frame to the twin: refine its pose, project the elements, and make observations.
+
+1. **Pose refinement** by render-and-compare: the element boundaries of the believed-built twin,
+   rendered from a candidate pose, should fall on edges of the photograph. Each candidate is
+   scored by the mean (truncated) distance from its rendered boundary pixels to the nearest image
+   edge (a Canny edge map's distance transform), and a coarse-to-fine search over x, y and yaw
+   around the prior keeps the best. Height, pitch and roll come from the prior (a helmet camera's
+   IMU knows the vertical well).
+2. **Projection with occlusion**: at the refined pose, each element's visible pixels are those
+   where it is the first surface hit in a render of the whole model *and* not behind anything
+   believed built. Occlusion counts only elements believed built; an unbuilt wall hides nothing.
+3. **Association and observations**: a detection supports an element of a compatible class when
+   it covers most of the element's visible pixels (surfaces: walls, slabs, ceilings may share one
+   detection) or, for discrete objects, when their boxes overlap one-to-one. Every element that
+   could have been seen gets one observation: installed at the detected stage, absent (visible
+   enough, nothing detected), or not visible (too few pixels, too far) — which is no evidence.
+
+Frames: world metres, radians, panorama pixels as in :mod:`vision.equirect`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from twin import taxonomy
+from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
+from twin.model import Twin
+from vision.detect import Detection
+from vision.equirect import world_rays, world_to_pixel
+from vision.pose import Pose
+from vision.render import RenderScene
+
+#: Working width of the registration renders (pixels); the frame is resized to it.
+WORK_WIDTH = 512
+#: An element needs this share of the panorama's pixels to be expected visible (~0.05 % ≈ 65 px at 512).
+MIN_VISIBLE_SHARE = 0.0005
+#: ... and to be nearer than this (metres); farther elements are "not visible" (too small to judge).
+MAX_DISTANCE = 15.0
+#: Edge-distance truncation (pixels at WORK_WIDTH): boundaries farther than this from any edge
+#: are outliers (unbuilt or unmodelled things), not evidence of a bad pose.
+EDGE_TRUNCATION = 6.0
+SURFACE_CLASSES = {"wall", "slab", "ceiling"}
+#: Candidates per search level re-rendered to choose the next centre.
+TOP_K = 4
+#: Confidence of an "absent" observation, before scaling by how much of the element was in view.
+ABSENT_CONFIDENCE = 0.75
+
+
+@dataclass
+class FrameObservation:
+    """One frame's observation of one element (row in the twin), ready for :mod:`twin.fusion`."""
+
+    row: int
+    kind: str
+    stage: int
+    confidence: float
+    visible_pixels: int
+    region: tuple[float, float, float, float] | None
+
+
+@dataclass
+class RegistrationResult:
+    """A registered frame: the refined pose, its score, and the observations."""
+
+    pose: Pose
+    prior: Pose
+    score: float
+    prior_score: float
+    observations: list[FrameObservation] = field(default_factory=list)
+
+
+def edge_distance(image: np.ndarray, width: int = WORK_WIDTH) -> np.ndarray:
+    """(H, W) float32 distance (pixels) from each pixel to the nearest edge of the RGB frame at ``width``."""
+    small = cv2.resize(image, (width, width // 2), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0.8), 30, 90)
+    return cv2.distanceTransform(255 - edges, cv2.DIST_L2, 3)
+
+
+def boundaries(element: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels whose element id differs from their right or lower neighbour."""
+    edge = np.zeros(element.shape, bool)
+    edge[:, :-1] |= element[:, 1:] != element[:, :-1]
+    edge[:-1, :] |= element[1:, :] != element[:-1, :]
+    edge[:, -1] |= element[:, 0] != element[:, -1]  # the panorama wraps left/right
+    return edge
+
+
+def boundary_points(scene, pose: Pose, width: int) -> np.ndarray:
+    """(K, 3) world points on element boundaries seen from ``pose`` (the nearer side of each edge)."""
+    origin, directions = world_rays(pose, width)
+    hits = scene.cast(origin, directions)
+    edge = boundaries(hits.element) & np.isfinite(hits.distance)
+    return origin + directions[edge] * hits.distance[edge][:, None]
+
+
+def points_score(points: np.ndarray, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
+    """Mean truncated edge distance at the projections of ``points`` from ``pose`` (lower is better)."""
+    if not len(points):
+        return truncation
+    height, width = distance.shape
+    u, v, _ = world_to_pixel(points, pose, width)
+    iu = np.mod(np.rint(u).astype(int), width)
+    iv = np.clip(np.rint(v).astype(int), 0, height - 1)
+    return float(np.minimum(distance[iv, iu], truncation).mean())
+
+
+def pose_score(scene, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
+    """Mean truncated edge distance of the boundaries rendered at ``pose`` (lower is better)."""
+    return points_score(boundary_points(scene, pose, distance.shape[1]), pose, distance, truncation)
+
+
+def refine_pose(scene, prior: Pose, distance: np.ndarray, step_m: float = 0.3, step_deg: float = 4.0,
+                levels: int = 6) -> tuple[Pose, float, float]:
+    """Coarse-to-fine search around ``prior``; returns (pose, score, prior score).
+
+    Each level renders the boundaries once at the current best pose and scores candidates by
+    projecting those 3D boundary points (model-based tracking): x, y and yaw on a 5×5×5 grid
+    (±2 steps), then pitch and roll; the best few are re-rendered to choose. Steps halve and the
+    edge-distance truncation tightens level by level, so early levels see a wide, smooth basin.
+    """
+    width = distance.shape[1]
+    prior_score = pose_score(scene, prior, distance)
+    best = prior
+    step_rad, tilt = math.radians(step_deg), math.radians(1.5)
+    for level in range(levels):
+        truncation = max(EDGE_TRUNCATION, 24.0 / 2 ** level)
+        best_score = pose_score(scene, best, distance, truncation)
+        points = boundary_points(scene, best, width)
+        centre = best
+        candidates = [Pose(centre.x + dx * step_m, centre.y + dy * step_m, centre.z, centre.yaw + dyaw * step_rad,
+                           centre.pitch, centre.roll)
+                      for dx in (-2, -1, 0, 1, 2) for dy in (-2, -1, 0, 1, 2) for dyaw in (-2, -1, 0, 1, 2)]
+        scores = np.array([points_score(points, c, distance, truncation) for c in candidates])
+        # The few best by projection are re-rendered (visibility changes with the pose) to choose.
+        for index in np.argsort(scores, kind="stable")[:TOP_K]:
+            centre = candidates[int(index)]
+            tilts = [Pose(centre.x, centre.y, centre.z, centre.yaw, centre.pitch + dp * tilt, centre.roll + dr * tilt)
+                     for dp in (-1, 0, 1) for dr in (-1, 0, 1)]
+            candidate = tilts[int(np.argmin([points_score(points, c, distance, truncation) for c in tilts]))]
+            score = pose_score(scene, candidate, distance, truncation)
+            if score < best_score:
+                best, best_score = candidate, score
+        step_m /= 2.0
+        step_rad /= 2.0
+        tilt /= 2.0
+    return best, pose_score(scene, best, distance), prior_score
+
+
+def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
+    """Element ids inside a panorama region at the id image's scale (wrap-aware)."""
+    h, w = element.shape
+    scale = w / width
+    u0, v0, u1, v1 = (r * scale for r in region)
+    rows = slice(max(int(math.floor(v0)), 0), min(int(math.ceil(v1)) + 1, h))
+    cols = np.arange(int(math.floor(u0)), int(math.ceil(u1)) + 1) % w
+    return element[rows][:, cols]
+
+
+def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
+            frame_width: int, work_width: int = WORK_WIDTH) -> list[FrameObservation]:
+    """Observations of every element that could have been seen from ``pose``.
+
+    believed: (N,) bool, elements believed built (they occlude). detections: on the frame, with
+    regions in the frame's pixels (``frame_width`` wide).
+    """
+    origin, directions = world_rays(pose, work_width)
+    everything = scene.scene(None).cast(origin, directions)
+    built = scene.scene(believed.astype(np.int8)).cast(origin, directions) if believed.any() else None
+    element = everything.element.copy()
+    if built is not None:  # behind a believed-built surface: not visible
+        element[everything.distance > built.distance + 0.05] = -1
+    element[everything.distance > MAX_DISTANCE] = -1
+    n = len(twin.elements)
+    visible = np.bincount(element[element >= 0], minlength=n)
+    min_pixels = MIN_VISIBLE_SHARE * element.size
+    tracked = [e.tracked_class for e in twin.elements]
+    candidates = [r for r in np.flatnonzero(visible) if tracked[r] is not None and twin.elements[r].physical]
+    scale = frame_width / work_width
+    # Pixels of each element inside each detection's region.
+    support: dict[int, tuple[float, int, Detection]] = {}
+    for det in detections:
+        crop = _region_crop(element, det.region, frame_width)
+        if not crop.size:
+            continue
+        inside = np.bincount(crop[crop >= 0], minlength=n)
+        box_area = crop.size
+        for row in np.flatnonzero(inside):
+            if tracked[row] != det.tracked:
+                continue
+            coverage = inside[row] / visible[row]
+            if det.tracked in SURFACE_CLASSES:
+                ok = coverage >= 0.5
+            else:  # discrete objects: the box is about the object
+                ok = coverage >= 0.5 and inside[row] / box_area >= 0.3
+            if ok:
+                score = det.confidence * min(1.0, coverage)
+                if row not in support or score > support[row][0]:
+                    support[row] = (score, int(inside[row]), det)
+    observations = []
+    ys, xs = np.nonzero(element >= 0)
+    ids = element[ys, xs]
+    for row in candidates:
+        pixels = int(visible[row])
+        mask = ids == row
+        region = (float(xs[mask].min() * scale), float(ys[mask].min() * scale),
+                  float((xs[mask].max() + 1) * scale), float((ys[mask].max() + 1) * scale))
+        if row in support:
+            score, _, det = support[row]
+            stage = min(det.stage, taxonomy.BY_NAME[tracked[row]].final_stage)
+            observations.append(FrameObservation(int(row), INSTALLED, stage, float(min(max(score, 0.05), 1.0)),
+                                                 pixels, det.region))
+        elif pixels >= min_pixels:
+            confidence = ABSENT_CONFIDENCE * min(1.0, pixels / (8 * min_pixels))
+            observations.append(FrameObservation(int(row), ABSENT, 0, float(max(confidence, 0.05)), pixels, region))
+        else:
+            observations.append(FrameObservation(int(row), NOT_VISIBLE, 0, 1.0, pixels, region))
+    return observations
+
+
+def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pose, believed: np.ndarray,
+                   detections: list[Detection], refine: bool = True) -> RegistrationResult:
+    """Refine the pose of one RGB frame and observe every element from it.
+
+    The pose is refined against what is believed built plus what this frame's detections support
+    at the prior pose (so the first walk of a project, with nothing believed yet, registers
+    against the structure it sees).
+    """
+    distance = edge_distance(image)
+    seen = np.zeros(len(twin.elements), bool)
+    for observation in observe(twin, scene, prior, believed, detections, image.shape[1]):
+        if observation.kind == INSTALLED:
+            seen[observation.row] = True
+    anchors = believed | seen
+    pose, score, prior_score = prior, 0.0, 0.0
+    if refine and anchors.any():
+        pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance)
+        if score >= prior_score:  # never worse than the prior
+            pose, score = prior, prior_score
+    observations = observe(twin, scene, pose, believed, detections, image.shape[1])
+    return RegistrationResult(pose, prior, score, prior_score, observations)
