@@ -6,9 +6,10 @@
    edge (a Canny edge map's distance transform), and a coarse-to-fine search over x, y and yaw
    around the prior keeps the best. Height, pitch and roll come from the prior (a helmet camera's
    IMU knows the vertical well).
-2. **Projection with occlusion**: at the refined pose, each element's visible pixels are those
-   where it is the first surface hit in a render of the whole model *and* not behind anything
-   believed built. Occlusion counts only elements believed built; an unbuilt wall hides nothing.
+2. **Projection with occlusion**: at the refined pose, rays pass through elements not believed
+   built and stop at the first one believed built; every element met on the way is visible at
+   that pixel. Occlusion counts only elements believed built (the fused status, plus what this
+   frame's detections support); an unbuilt wall hides nothing.
 3. **Association and observations**: a detection supports an element of a compatible class when
    it covers most of the element's visible pixels (surfaces: walls, slabs, ceilings may share one
    detection) or, for discrete objects, when their boxes overlap one-to-one. Every element that
@@ -44,6 +45,8 @@ MAX_DISTANCE = 15.0
 #: are outliers (unbuilt or unmodelled things), not evidence of a bad pose.
 EDGE_TRUNCATION = 6.0
 SURFACE_CLASSES = {"wall", "slab", "ceiling"}
+#: Elements a ray may pass through (not believed built) before we stop following it.
+MAX_LAYERS = 4
 #: Candidates per search level re-rendered to choose the next centre.
 TOP_K = 4
 #: Confidence of an "absent" observation, before scaling by how much of the element was in view.
@@ -161,6 +164,42 @@ def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
     return element[rows][:, cols]
 
 
+def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.ndarray, believed: np.ndarray,
+                      max_layers: int = MAX_LAYERS) -> np.ndarray:
+    """(L, H, W) element rows visible along each ray: every element met before the first one
+    believed built (which is visible itself and stops the ray), nearer than :data:`MAX_DISTANCE`.
+
+    Rays pass through elements not believed built: an unbuilt wall hides nothing. -1 fills the rest.
+    """
+    full = scene.scene(None)
+    shape = directions.shape[:-1]
+    layers = np.full((max_layers,) + shape, -1, np.int32)
+    rays = np.broadcast_to(origin, directions.shape).reshape(-1, 3).copy()
+    dirs = directions.reshape(-1, 3)
+    travelled = np.zeros(len(rays), np.float32)
+    active = np.arange(len(rays))
+    last = np.full(len(rays), -1, np.int32)
+    slot = np.zeros(len(rays), np.int32)
+    for _ in range(max_layers * 3):  # a pass may re-hit the back face of the element just entered
+        if not len(active):
+            break
+        hits = full.cast(rays[active], dirs[active])
+        step = np.where(np.isfinite(hits.distance), hits.distance, 0.0)
+        travelled[active] += step
+        hit = (hits.element >= 0) & (travelled[active] <= MAX_DISTANCE)
+        new = hit & (hits.element != last[active])
+        rows = active[new]
+        writable = slot[rows] < max_layers
+        layers.reshape(max_layers, -1)[slot[rows[writable]], rows[writable]] = hits.element[new][writable]
+        slot[rows] += 1
+        last[active[hit]] = hits.element[hit]
+        stop = ~hit | (believed[np.maximum(hits.element, 0)] & hit) | (slot[active] >= max_layers)
+        rays[active[~stop]] += dirs[active[~stop]] * (step[~stop, None] + 1e-3)
+        travelled[active[~stop]] += 1e-3
+        active = active[~stop]
+    return layers
+
+
 def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
             frame_width: int, work_width: int = WORK_WIDTH) -> list[FrameObservation]:
     """Observations of every element that could have been seen from ``pose``.
@@ -169,14 +208,10 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     regions in the frame's pixels (``frame_width`` wide).
     """
     origin, directions = world_rays(pose, work_width)
-    everything = scene.scene(None).cast(origin, directions)
-    built = scene.scene(believed.astype(np.int8)).cast(origin, directions) if believed.any() else None
-    element = everything.element.copy()
-    if built is not None:  # behind a believed-built surface: not visible
-        element[everything.distance > built.distance + 0.05] = -1
-    element[everything.distance > MAX_DISTANCE] = -1
+    layers = visibility_layers(scene, origin, directions, believed)
+    element = layers[0]
     n = len(twin.elements)
-    visible = np.bincount(element[element >= 0], minlength=n)
+    visible = np.bincount(layers[layers >= 0], minlength=n)
     min_pixels = MIN_VISIBLE_SHARE * element.size
     tracked = [e.tracked_class for e in twin.elements]
     candidates = [r for r in np.flatnonzero(visible) if tracked[r] is not None and twin.elements[r].physical]
@@ -184,11 +219,11 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     # Pixels of each element inside each detection's region.
     support: dict[int, tuple[float, int, Detection]] = {}
     for det in detections:
-        crop = _region_crop(element, det.region, frame_width)
+        crop = np.stack([_region_crop(layer, det.region, frame_width) for layer in layers])
         if not crop.size:
             continue
         inside = np.bincount(crop[crop >= 0], minlength=n)
-        box_area = crop.size
+        box_area = crop[0].size
         for row in np.flatnonzero(inside):
             if tracked[row] != det.tracked:
                 continue
@@ -202,8 +237,8 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
                 if row not in support or score > support[row][0]:
                     support[row] = (score, int(inside[row]), det)
     observations = []
-    ys, xs = np.nonzero(element >= 0)
-    ids = element[ys, xs]
+    _, ys, xs = np.nonzero(layers >= 0)
+    ids = layers[layers >= 0]
     for row in candidates:
         pixels = int(visible[row])
         mask = ids == row
@@ -241,5 +276,5 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
         pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance)
         if score >= prior_score:  # never worse than the prior
             pose, score = prior, prior_score
-    observations = observe(twin, scene, pose, believed, detections, image.shape[1])
+    observations = observe(twin, scene, pose, anchors, detections, image.shape[1])
     return RegistrationResult(pose, prior, score, prior_score, observations)

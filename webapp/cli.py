@@ -197,8 +197,43 @@ def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_js
     emit(result.as_dict(), as_json, text)
 
 
+@click.command("evaluate")
+@click.argument("model_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--walks", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--frames", default=8, show_default=True, type=click.IntRange(1, 1000), help="Frames per walk.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--pose-noise", nargs=2, type=float, default=(0.3, 5.0), show_default=True,
+              metavar="METRES DEGREES", help="Pose-prior error: position σ and yaw σ.")
+@click.option("--width", default=1024, show_default=True, type=click.IntRange(128, 8192),
+              help="Panorama width of the simulated frames.")
+@click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, as_json) -> None:
+    """Run the whole loop on simulated walks of MODEL_PATH and score it against ground truth."""
+    from twin.ifc import IfcReadError
+    from vision.detect import DetectorError, load_detector
+    from webapp.services.evaluation import evaluate_model
+
+    try:
+        detector = load_detector()
+        with progress_bar(walks, f"evaluating {model_path.name}") as update:
+            report = evaluate_model(model_path, detector, walks=walks, frames=frames, seed=seed,
+                                    pose_noise=tuple(pose_noise), width=width, refine=not no_refine, progress=update)
+    except (IfcReadError, DetectorError, ValueError) as error:
+        fail(str(error))
+    overall, pose = report["overall"], report["pose"]
+    lines = [f"{report['model']} ({report['schedule']} schedule, {report['frames']} frames): "
+             f"F1 {overall['f1']}, precision {overall['precision']}, recall {overall['recall']}, "
+             f"stage accuracy {overall['stage_accuracy']} over {overall['elements']} element-walks",
+             f"pose: prior median {pose['prior_median_cm']} cm → {pose['median_cm']} cm (p90 {pose['p90_cm']}), "
+             f"{pose['median_deg']}° (p90 {pose['p90_deg']}°)"]
+    lines += [f"  {cls:14s} P {m['precision']} R {m['recall']} F1 {m['f1']} stage {m['stage_accuracy']} "
+              f"n={m['samples']}" for cls, m in report["per_class"].items()]
+    emit(report, as_json, "\n".join(lines))
+
+
 COMMANDS: list[Callable] = [ingest_command, generate_building_command, simulate_capture_command,
-                            train_detector_command, process_command]
+                            train_detector_command, process_command, evaluate_command]
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,94 @@
+import math
+
+import numpy as np
+import pytest
+
+from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
+from vision.detect import Detection
+from vision.pose import Pose
+from vision.register import observe, refine_pose, edge_distance
+from vision.render import Appearance, render_equirect
+from twin import taxonomy
+
+WIDTH = 512
+
+
+def rows_of(twin, **match):
+    return [i for i, e in enumerate(twin.elements) if all(getattr(e, k) == v for k, v in match.items())]
+
+
+@pytest.fixture(scope="module")
+def view(sample):
+    """A pose inside the building, the id render of the finished building from it, and the nearest wall."""
+    _, twin, scene, _ = sample
+    pose = Pose(9.0, 3.0, 1.7, yaw=0.4)
+    render = render_equirect(scene, pose, WIDTH, None)
+    walls = set(rows_of(twin, tracked_class="wall"))
+    centre = render.element[WIDTH // 4, :]
+    wall = next(int(r) for r in centre if r in walls)
+    return pose, render, wall
+
+
+def detection_over(render, row, label):
+    ys, xs = np.nonzero(render.element == row)
+    region = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+    return Detection(label, 0.9, 0, region, region)
+
+
+def by_row(observations):
+    return {o.row: o for o in observations}
+
+
+def test_a_detected_element_is_observed_installed_at_the_detected_stage(sample, view):
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    believed = np.ones(len(twin.elements), bool)
+    det = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 2)])
+    obs = by_row(observe(twin, scene, pose, believed, [det], WIDTH))
+    assert obs[wall].kind == INSTALLED and obs[wall].stage == 2
+
+
+def test_a_visible_element_without_a_detection_is_absent(sample, view):
+    _, twin, scene, _ = sample
+    pose, _, wall = view
+    obs = by_row(observe(twin, scene, pose, np.ones(len(twin.elements), bool), [], WIDTH))
+    assert obs[wall].kind == ABSENT
+
+
+def test_not_visible_is_not_absent_behind_a_believed_built_wall(sample, view):
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    # Whatever lies behind the wall: in the render without the wall, the element hit in its place.
+    without = scene.full_state()
+    without[wall] = 0
+    behind_render = render_equirect(scene, pose, WIDTH, without)
+    behind = set(np.unique(behind_render.element[render.element == wall])) - {-1, wall}
+    hidden = [r for r in behind if twin.elements[r].tracked_class and not (render.element == r).any()]
+    assert hidden, "the test needs an element entirely behind the wall"
+    believed = np.ones(len(twin.elements), bool)
+    obs = by_row(observe(twin, scene, pose, believed, [], WIDTH))
+    for row in hidden:
+        assert row not in obs or obs[row].kind == NOT_VISIBLE
+    # An unbuilt wall hides nothing: believed not built, the elements behind it become observable.
+    believed[wall] = False
+    obs = by_row(observe(twin, scene, pose, believed, [], WIDTH))
+    assert any(obs[r].kind == ABSENT for r in hidden if r in obs)
+
+
+def test_pose_refinement_recovers_the_true_pose_from_a_noisy_prior(sample):
+    _, twin, scene, state = sample
+    rng = np.random.default_rng(5)
+    truth = Pose(9.0, 3.0, 1.75, yaw=0.7)
+    image = render_equirect(scene, truth, 1024, state, Appearance.randomised(2)).rgb
+    occluders = scene.scene(state)
+    errors = []
+    for _ in range(3):
+        prior = Pose(truth.x + rng.normal(0, 0.3), truth.y + rng.normal(0, 0.3), truth.z,
+                     truth.yaw + math.radians(rng.normal(0, 5)), 0.0, 0.0)
+        pose, score, prior_score = refine_pose(occluders, prior, edge_distance(image))
+        assert score <= prior_score
+        errors.append((math.hypot(prior.x - truth.x, prior.y - truth.y), math.hypot(pose.x - truth.x, pose.y - truth.y),
+                       abs(math.degrees(pose.yaw - truth.yaw))))
+    assert np.median([e[1] for e in errors]) < 0.1
+    assert np.median([e[2] for e in errors]) < 1.0
+    assert all(after <= before for before, after, _ in errors)
