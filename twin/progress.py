@@ -25,6 +25,8 @@ import numpy as np
 from twin import taxonomy
 
 ElementStages = Mapping[str, tuple[str | None, int]]  # GlobalId -> (tracked class, stage)
+#: A forecast further out than this (about 30 years) means there is no real production rate.
+MAX_FORECAST_DAYS = 10_000
 
 
 def element_weight(tracked: str | None, stage: int) -> float:
@@ -114,7 +116,7 @@ def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int =
     ordered = sorted(history)
     last_date, last_pct = ordered[-1]
     if last_pct >= 1.0 - 1e-9:
-        return next(d for d, p in ordered if p >= 1.0 - 1e-9)
+        return last_date  # done: finished by the last observation
     window_start = last_date - dt.timedelta(days=window_days)
     earlier = [(d, p) for d, p in ordered if d >= window_start and d < last_date] or \
         [(d, p) for d, p in ordered if d < last_date][-1:]
@@ -126,6 +128,8 @@ def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int =
     if rate <= 0:
         return None
     remaining = (1.0 - last_pct) / rate
+    if remaining > MAX_FORECAST_DAYS:
+        return None  # no meaningful production rate
     return last_date + dt.timedelta(days=int(np.ceil(remaining)))
 
 
