@@ -73,35 +73,41 @@ def planned_curve(work: Sequence[PlannedWork], date: dt.date) -> float:
 
 
 def earned_schedule_slip(work: Sequence[PlannedWork], actual: float, today: dt.date) -> float:
-    """Slip in days (positive: behind) by earned schedule, to a tenth of a day."""
+    """Slip in days (positive: behind) by earned schedule, to a hundredth of a day.
+
+    Time is measured in days from the end of ``today``; the planned curve is piecewise linear
+    between its tasks' window edges, so it is inverted exactly on those segments.
+    """
     if not work:
         return 0.0
-    first = min(w.start for w in work) - dt.timedelta(days=1)
-    last = max(w.finish for w in work)
-    days = np.arange((first - today).days, (last - today).days + 1, 0.1)
-    curve = np.array([_curve_at(work, today, d) for d in days])
     now = _curve_at(work, today, 0.0)
     if abs(actual - now) < 1e-9:
         return 0.0
+    edges = sorted({(w.start - today).days - 1.0 for w in work} | {float((w.finish - today).days) for w in work}
+                   | {0.0})
+    values = [_curve_at(work, today, t) for t in edges]
     if actual < now:  # behind: the earliest time the plan reached the actual share
-        reached = days[curve >= actual - 1e-9]
-        earned = reached.min() if len(reached) else days[-1]
-        return round(float(-earned), 1)
+        for (t0, v0), (t1, v1) in zip(zip(edges, values), zip(edges[1:], values[1:])):
+            if v1 >= actual - 1e-12 and v1 > v0:
+                t = t0 + (t1 - t0) * max(actual - v0, 0.0) / (v1 - v0) if v0 < actual else t0
+                return round(-t, 2)
+        return round(-edges[0], 2)
     # ahead: the latest time the plan had not yet passed the actual share
-    before = days[curve <= actual + 1e-9]
-    earned = before.max() if len(before) else days[-1]
-    return round(float(-earned), 1)
+    for (t0, v0), (t1, v1) in zip(zip(edges[::-1][1:], values[::-1][1:]), zip(edges[::-1], values[::-1])):
+        if v0 <= actual + 1e-12 and v1 > v0:
+            t = t0 + (t1 - t0) * min(actual - v0, v1 - v0) / (v1 - v0)
+            return round(-t, 2)
+    return round(-edges[-1], 2)
 
 
 def _curve_at(work: Sequence[PlannedWork], today: dt.date, offset_days: float) -> float:
-    """Planned share at ``today + offset_days`` with the time of day interpolated linearly."""
+    """Planned share at ``offset_days`` after the end of ``today`` (linear through each day)."""
     total = sum(w.weight for w in work)
-    t = offset_days
     share = 0.0
     for w in work:
         start = (w.start - today).days - 1.0  # end of the day before the start
         finish = (w.finish - today).days
-        share += w.weight * float(np.clip((t - start) / (finish - start), 0.0, 1.0))
+        share += w.weight * float(np.clip((offset_days - start) / (finish - start), 0.0, 1.0))
     return share / total if total > 0 else 0.0
 
 

@@ -3,6 +3,7 @@
 from webapp.models.base import Base
 from webapp.models.capture import Capture, ElementStatus, ElementStatusChange, Frame, Observation
 from webapp.models.project import Element, ModelRevision, Project, Storey
+from webapp.models.schedule import ScheduleVersion, Task, TaskElement
 
 __all__ = ["Base", "Capture", "Element", "ElementStatus", "ElementStatusChange", "Frame", "ModelRevision",
-           "Observation", "Project", "Storey"]
+           "Observation", "Project", "ScheduleVersion", "Storey", "Task", "TaskElement"]

@@ -69,8 +69,10 @@ def believed_built(session: Session, project_id: int, global_ids: list[str]) -> 
 
 
 def refuse(session: Session, project_id: int, global_ids: set[str], final_stages: dict[str, int],
-           capture_id: int | None) -> int:
-    """Fuse all observations of ``global_ids`` in the project and store statuses; returns changes."""
+           capture_id: int | None, at: dt.datetime | None = None) -> int:
+    """Fuse all observations of ``global_ids`` in the project and store statuses; returns changes.
+
+    ``at``: when the change happened on site (the capture's time), recorded in the history."""
     rows = session.execute(
         select(Observation.global_id, Frame.id, Frame.taken_at, Observation.kind, Observation.stage,
                Observation.confidence, Observation.region)
@@ -100,7 +102,8 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
         if changed and (status.stage != previous or status.needs_review):
             session.add(ElementStatusChange(project_id=project_id, global_id=gid, stage=status.stage,
                                             previous_stage=previous, probability=status.probability,
-                                            needs_review=status.needs_review, capture_id=capture_id))
+                                            needs_review=status.needs_review, capture_id=capture_id,
+                                            changed_at=at or dt.datetime.now(dt.UTC)))
             changes += 1
     return changes
 
@@ -191,7 +194,7 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         session.flush()
         final_stages = {e.global_id: taxonomy.BY_NAME[e.tracked_class].final_stage
                         for e in twin.elements if e.tracked_class}
-        changes = refuse(session, project.id, touched, final_stages, capture.id) if touched else 0
+        changes = refuse(session, project.id, touched, final_stages, capture.id, manifest.started_at) if touched else 0
         timing["fuse"] += time.perf_counter() - t4
         capture.state, capture.progress, capture.error = "processed", 1.0, None
         frames = len(registered) or 1

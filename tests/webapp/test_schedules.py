@@ -1,0 +1,73 @@
+"""`sitetwin schedule import` and `sitetwin progress` on a generated building, both databases."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import table_dump
+from twin.generate import generate_building
+from twin.schedule.ifc4d import read_ifc_schedule
+from twin.schedule.mspdi import write_mspdi
+from twin.ifc import open_model
+from webapp.models import ScheduleVersion, TaskElement
+
+
+@pytest.fixture
+def project(runner, tmp_path):
+    path = tmp_path / "b.ifc"
+    generate_building(path, storeys=1, seed=5)
+    result = runner.invoke(args=["ingest", str(path), "--project", "p"])
+    assert result.exit_code == 0, result.stderr
+    return path
+
+
+def test_the_models_own_schedule_imports_as_version_1_and_again_is_a_no_op(runner, db_session, project):
+    result = runner.invoke(args=["schedule", "import", str(project), "--project", "p", "--json"])
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    model = open_model(project)
+    physical = [e for e in model.by_type("IfcElement") if not e.is_a("IfcFeatureElement")]
+    assert out["version"] == 1 and out["linked_elements"] == len(physical) and out["problems"] == []
+    again = json.loads(runner.invoke(args=["schedule", "import", str(project), "--project", "p", "--json"]).stdout)
+    assert again["unchanged"] is True and again["version"] == 1
+
+
+def test_a_rebaseline_keeps_the_old_version(runner, db_session, project, tmp_path):
+    runner.invoke(args=["schedule", "import", str(project), "--project", "p"])
+    schedule = read_ifc_schedule(open_model(project))
+    xml = write_mspdi(schedule, tmp_path / "rebaseline.xml")
+    result = runner.invoke(args=["schedule", "import", str(xml), "--project", "p", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["version"] == 2
+    assert db_session.scalar(select(func.count()).select_from(ScheduleVersion)) == 2
+
+
+def test_a_schedule_naming_unknown_elements_is_refused_whole_unless_lenient(runner, db_session, project, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,planned_start,planned_finish,elements\n"
+                   "A,Ghost walls,2027-01-04,2027-01-08,0000000000000000000000\n"
+                   "B,Backwards,2027-01-08,2027-01-04,\n"
+                   "C,Fine,2027-01-04,2027-01-08,\n")
+    before = table_dump(db_session)
+    result = runner.invoke(args=["schedule", "import", str(bad), "--project", "p"])
+    assert result.exit_code == 2
+    assert "0000000000000000000000" in result.stderr and "before start" in result.stderr
+    assert table_dump(db_session) == before
+    result = runner.invoke(args=["schedule", "import", str(bad), "--project", "p", "--lenient", "--json"])
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["tasks"] == 2 and len(out["problems"]) == 2
+    assert db_session.scalar(select(func.count()).select_from(TaskElement)) == 0
+
+
+def test_progress_before_anything_is_seen_is_all_behind_plan(runner, project):
+    runner.invoke(args=["schedule", "import", str(project), "--project", "p"])
+    result = runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["overall"]["actual_pct"] == 0.0 and report["overall"]["planned_pct"] > 50
+    assert report["overall"]["slip_days"] > 0
+    structure = next(t for t in report["tasks"] if t["name"].startswith("structure"))
+    assert structure["status"] == "behind" and structure["forecast_finish"] is None
+    assert report["s_curve"][-1]["date"] == "2027-02-15"

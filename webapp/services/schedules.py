@@ -1,0 +1,175 @@
+"""Import schedules into a project (versions kept for comparison) and compute progress from statuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from twin.ifc import file_sha256, open_model
+from twin.progress import PlannedWork, percent_complete, rollup, s_curve, task_progress
+from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
+from webapp.models import (
+    Element,
+    ElementStatus,
+    ElementStatusChange,
+    ScheduleVersion,
+    Storey,
+    Task,
+    TaskElement,
+)
+from webapp.services.twins import current_revision, get_project, revision_ifc_path
+
+
+@dataclass
+class ImportResult:
+    project: str
+    version: int
+    format: str
+    tasks: int
+    linked_elements: int
+    problems: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def import_schedule(session: Session, data_dir: str | os.PathLike, project_name: str, path: str | os.PathLike,
+                    lenient: bool = False, link_file: str | os.PathLike | None = None) -> ImportResult:
+    """Read, link, check and store a schedule as the project's next version (one transaction).
+
+    Raises :class:`twin.schedule.ScheduleImportError` naming every problem unless ``lenient``.
+    The same file again (same SHA-256 and link file) is a no-op.
+    """
+    path = Path(path)
+    project = get_project(session, project_name)
+    revision = current_revision(session, project)
+    sha256 = file_sha256(path)
+    if link_file:
+        sha256 = f"{sha256[:32]}{file_sha256(link_file)[:32]}"
+    latest = session.scalar(select(ScheduleVersion).where(ScheduleVersion.project_id == project.id)
+                            .order_by(ScheduleVersion.number.desc()).limit(1))
+    if latest is not None and latest.sha256 == sha256:
+        return ImportResult(project.name, latest.number, latest.source_format, len(latest.tasks),
+                            sum(1 for _ in session.scalars(select(TaskElement.task_id).join(Task).where(
+                                Task.schedule_id == latest.id))), unchanged=True)
+    model = open_model(revision_ifc_path(revision, data_dir))
+    schedule, link_problems = read_schedule(path, model=model, link_file=link_file)
+    known = set(session.scalars(select(Element.global_id).where(Element.revision_id == revision.id)))
+    if link_problems and not lenient:
+        raise ScheduleImportError(str(path), link_problems)
+    schedule, problems = check(schedule, known, lenient=lenient, source=str(path))
+    problems = link_problems + problems
+    try:
+        version = ScheduleVersion(project_id=project.id, number=(latest.number + 1) if latest else 1,
+                                  name=schedule.name, source_format=schedule.source_format, source_name=path.name,
+                                  sha256=sha256, data_date=schedule.data_date,
+                                  problems=[{"task": p.task, "field": p.field, "message": p.message}
+                                            for p in problems])
+        session.add(version)
+        session.flush()
+        rows = [Task(schedule_id=version.id, key=t.id, name=t.name, parent_key=t.parent,
+                     planned_start=t.planned_start, planned_finish=t.planned_finish, actual_start=t.actual_start,
+                     actual_finish=t.actual_finish, trade=t.trade, weight_basis=t.weight_basis,
+                     predecessors=[[p.task, p.relation, p.lag_days] for p in t.predecessors])
+                for t in schedule.tasks]
+        session.add_all(rows)
+        session.flush()
+        links = [{"task_id": row.id, "global_id": gid}
+                 for row, task in zip(rows, schedule.tasks, strict=True) for gid in dict.fromkeys(task.elements)]
+        if links:
+            session.execute(insert(TaskElement), links)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return ImportResult(project.name, version.number, schedule.source_format, len(rows), len(links),
+                        [str(p) for p in problems])
+
+
+def current_schedule(session: Session, project_id: int) -> ScheduleVersion | None:
+    return session.scalar(select(ScheduleVersion).where(ScheduleVersion.project_id == project_id)
+                          .order_by(ScheduleVersion.number.desc()).limit(1))
+
+
+def project_progress(session: Session, project_name: str, date: dt.date | None = None) -> dict:
+    """Every number of the project's current schedule on ``date`` (default today): per task, per
+    storey, per trade and overall, with the S-curve over the status history."""
+    project = get_project(session, project_name)
+    version = current_schedule(session, project.id)
+    if version is None:
+        raise ScheduleImportError(project_name, [ImportProblem(None, "schedule", "no schedule imported yet: run "
+                                                               "`sitetwin schedule import FILE --project ...`")])
+    date = date or dt.date.today()
+    revision = current_revision(session, project)
+    element_rows = session.execute(select(Element.global_id, Element.tracked_class, Storey.name)
+                                   .outerjoin(Storey, Storey.id == Element.storey_id)
+                                   .where(Element.revision_id == revision.id)).all()
+    tracked = {gid: cls for gid, cls, _ in element_rows}
+    storey_of = {gid: storey for gid, _, storey in element_rows}
+    stage_now = dict(session.execute(select(ElementStatus.global_id, ElementStatus.stage).where(
+        ElementStatus.project_id == project.id)).all())
+    stages = {gid: (tracked.get(gid), stage_now.get(gid, 0)) for gid in tracked}
+    links: dict[int, list[str]] = defaultdict(list)
+    for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task).where(
+            Task.schedule_id == version.id)):
+        links[task_id].append(gid)
+    tasks = [t for t in version.tasks if links.get(t.id)]
+    history = _history(session, project.id, tracked, date)
+    report_tasks = []
+    by_storey, by_trade = defaultdict(list), defaultdict(list)
+    for task in tasks:
+        elements = links[task.id]
+        task_history = [(day, percent_complete(elements, snapshot)) for day, snapshot in history]
+        numbers = task_progress(task.key, task.planned_start, task.planned_finish, elements, stages, date,
+                                history=task_history)
+        report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade,
+                             "planned_start": task.planned_start.isoformat(),
+                             "planned_finish": task.planned_finish.isoformat(),
+                             "planned_pct": round(100 * numbers.planned, 1), "actual_pct": round(100 * numbers.actual, 1),
+                             "slip_days": numbers.slip_days, "status": numbers.status, "elements": numbers.elements,
+                             "forecast_finish": numbers.forecast_finish.isoformat() if numbers.forecast_finish else None})
+        work = (PlannedWork(task.planned_start, task.planned_finish), elements)
+        storeys = {storey_of.get(g) for g in elements}
+        by_storey[storeys.pop() if len(storeys) == 1 else "several storeys"].append(work)
+        by_trade[task.trade or "(no trade)"].append(work)
+
+    def group(items):
+        planned, actual, slip = rollup(items, stages, date)
+        return {"planned_pct": round(100 * planned, 1), "actual_pct": round(100 * actual, 1), "slip_days": slip}
+
+    all_work = [w for items in by_trade.values() for w in items]
+    curve = s_curve(all_work, [*history, (date, stages)])
+    return {
+        "project": project.name, "date": date.isoformat(), "schedule_version": version.number,
+        "overall": group(all_work) if all_work else None,
+        "storeys": {k: group(v) for k, v in sorted(by_storey.items(), key=lambda kv: str(kv[0]))},
+        "trades": {k: group(v) for k, v in sorted(by_trade.items())},
+        "tasks": report_tasks,
+        "s_curve": [{"date": d.isoformat(), "planned_pct": round(100 * p, 1), "actual_pct": round(100 * a, 1)}
+                    for d, p, a in curve],
+    }
+
+
+def _history(session: Session, project_id: int, tracked: dict[str, str | None], until: dt.date
+             ) -> list[tuple[dt.date, dict]]:
+    """Element stages at the end of each day with a status change, up to ``until`` (exclusive).
+
+    A change is dated by the capture that caused it (``changed_at`` is the capture's time)."""
+    changes = session.execute(select(ElementStatusChange.changed_at, ElementStatusChange.global_id,
+                                     ElementStatusChange.stage)
+                              .where(ElementStatusChange.project_id == project_id)
+                              .order_by(ElementStatusChange.changed_at, ElementStatusChange.id)).all()
+    snapshots, current = [], {}
+    for day in sorted({c.changed_at.date() for c in changes if c.changed_at.date() < until}):
+        for changed_at, gid, stage in changes:
+            if changed_at.date() == day:
+                current[gid] = (tracked.get(gid), stage)
+        snapshots.append((day, dict(current)))
+    return snapshots
