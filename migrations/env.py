@@ -20,6 +20,12 @@ migrate_ext = current_app.extensions["migrate"]
 engine = migrate_ext.db.engine
 config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
 target_metadata = migrate_ext.db.metadata
+# APScheduler keeps its own job table in the same database; it is not ours to migrate.
+IGNORED_TABLES = {"apscheduler_jobs"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "table" and name in IGNORED_TABLES)
 
 
 def run_migrations_offline():
@@ -38,6 +44,7 @@ def run_migrations_online():
 
     configure_args = dict(migrate_ext.configure_args)
     configure_args.setdefault("process_revision_directives", skip_empty_autogenerate)
+    configure_args.setdefault("include_object", include_object)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, **configure_args)
         with context.begin_transaction():

@@ -30,3 +30,15 @@ class Config:
         # Apply pending migrations before a CLI command touches the database.
         self.SITETWIN_AUTO_MIGRATE = os.environ.get("SITETWIN_AUTO_MIGRATE", "1") not in {"0", "false", "no"}
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Links in alerts point here (the dashboard's public address).
+        self.SITETWIN_BASE_URL = os.environ.get("SITETWIN_BASE_URL", "http://localhost:5000")
+        # The daily slip check, a crontab line in each project's time zone; outbox delivery period.
+        self.SITETWIN_ALERT_CRON = os.environ.get("SITETWIN_ALERT_CRON", "0 7 * * *")
+        self.SITETWIN_OUTBOX_SECONDS = int(os.environ.get("SITETWIN_OUTBOX_SECONDS", "30"))
+        # Email (SMTP) and SMS (Twilio or a webhook).
+        for name, default in (("SMTP_HOST", "localhost"), ("SMTP_PORT", "25"), ("SMTP_SECURITY", "none"),
+                              ("SMTP_USER", ""), ("SMTP_PASSWORD", ""), ("SMTP_FROM", "sitetwin@localhost"),
+                              ("SMTP_TIMEOUT", "10"), ("SMS_PROVIDER", "twilio"), ("TWILIO_ACCOUNT_SID", ""),
+                              ("TWILIO_AUTH_TOKEN", ""), ("TWILIO_FROM", ""), ("TWILIO_API_BASE", ""),
+                              ("SMS_WEBHOOK_URL", "")):
+            setattr(self, name, os.environ.get(name, default))

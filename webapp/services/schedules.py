@@ -129,15 +129,16 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         task_history = [(day, percent_complete(elements, snapshot)) for day, snapshot in history]
         numbers = task_progress(task.key, task.planned_start, task.planned_finish, elements, stages, date,
                                 history=task_history)
-        report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade,
+        storeys = {storey_of.get(g) for g in elements}
+        storey = storeys.pop() if len(storeys) == 1 else None
+        report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade, "storey": storey,
                              "planned_start": task.planned_start.isoformat(),
                              "planned_finish": task.planned_finish.isoformat(),
                              "planned_pct": round(100 * numbers.planned, 1), "actual_pct": round(100 * numbers.actual, 1),
                              "slip_days": numbers.slip_days, "status": numbers.status, "elements": numbers.elements,
                              "forecast_finish": numbers.forecast_finish.isoformat() if numbers.forecast_finish else None})
         work = (PlannedWork(task.planned_start, task.planned_finish), elements)
-        storeys = {storey_of.get(g) for g in elements}
-        by_storey[storeys.pop() if len(storeys) == 1 else "several storeys"].append(work)
+        by_storey[storey or "several storeys"].append(work)
         by_trade[task.trade or "(no trade)"].append(work)
 
     def group(items):

@@ -1,0 +1,29 @@
+"""The channel interface and its registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+registry: dict[str, type[Channel]] = {}
+
+
+class DeliveryError(RuntimeError):
+    """A message could not be delivered now (it will be retried). ``str()`` says why."""
+
+
+class Channel:
+    """Sends one message. Subclasses set ``name`` and implement :meth:`send`."""
+
+    name = ""
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = config
+
+    def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
+        raise NotImplementedError
+
+
+def register(channel: type[Channel]) -> type[Channel]:
+    registry[channel.name] = channel
+    return channel
