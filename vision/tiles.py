@@ -123,6 +123,8 @@ def tile_box_to_region(view: int, box, size: int, width: int, samples: int = 8) 
 
 def region_iou(a: np.ndarray, b: np.ndarray, width: int) -> float:
     """IoU of two panorama regions, taking the left/right seam into account (symmetric, in [0, 1])."""
+    if tuple(b) < tuple(a):  # a canonical order makes the floating-point result exactly symmetric
+        a, b = b, a
     best = 0.0
     area_a = (a[2] - a[0]) * (a[3] - a[1])
     area_b = (b[2] - b[0]) * (b[3] - b[1])
