@@ -1,6 +1,7 @@
 """The sample-building generator: valid IFC4, a schedule that installs each element once, reproducible."""
 
 import collections
+import datetime as dt
 
 import ifcopenshell
 import ifcopenshell.geom
@@ -9,6 +10,7 @@ import ifcopenshell.validate
 import pytest
 
 from twin.generate import generate_building
+from twin.generate.layout import TRADES
 from twin.taxonomy import is_physical
 
 
@@ -63,6 +65,27 @@ def test_tasks_are_nested_timed_and_sequenced(building):
         assert rel.RelatingProcess.TaskTime.ScheduleFinish < rel.RelatedProcess.TaskTime.ScheduleStart
 
 
+def test_tasks_run_on_working_days_for_their_duration(building):
+    _, model = building
+    for task in model.by_type("IfcTask"):
+        start = dt.datetime.fromisoformat(task.TaskTime.ScheduleStart).date()
+        finish = dt.datetime.fromisoformat(task.TaskTime.ScheduleFinish).date()
+        assert start.weekday() < 5 and finish.weekday() < 5, task
+        working = sum((start + dt.timedelta(days=k)).weekday() < 5 for k in range((finish - start).days + 1))
+        assert task.TaskTime.ScheduleDuration == f"P{working}D", task
+
+
+def test_trades_follow_site_order_on_every_storey(building):
+    _, model = building
+    for summary in model.by_type("IfcTask"):
+        leaves = [t for rel in summary.IsNestedBy for t in rel.RelatedObjects if not t.IsNestedBy]
+        if not leaves:
+            continue
+        assert [t.ObjectType for t in leaves] == list(TRADES)
+        for before, after in zip(leaves, leaves[1:]):
+            assert [r.RelatingProcess for r in after.IsSuccessorFrom] == [before]
+
+
 def test_every_physical_element_has_a_shape_types_and_a_storey(building):
     _, model = building
     settings = ifcopenshell.geom.settings()
@@ -96,6 +119,7 @@ def test_every_partition_has_a_door(building):
 def test_a_seed_reproduces_the_file_and_another_seed_does_not(tmp_path):
     a, b, c = (tmp_path / name for name in ("a.ifc", "b.ifc", "c.ifc"))
     generate_building(a, storeys=1, seed=3)
+    generate_building(tmp_path / "other.ifc", storeys=2, seed=9)  # other files must not disturb the next
     generate_building(b, storeys=1, seed=3)
     generate_building(c, storeys=1, seed=4)
     assert a.read_bytes() == b.read_bytes()

@@ -54,6 +54,21 @@ def _deterministic_guids(model: ifcopenshell.file, seed: int) -> None:
         entity.GlobalId = ifcopenshell.guid.compress(uuid.UUID(int=rng.getrandbits(128)).hex)
 
 
+# (entity, attribute) pairs that are unordered SETs in IFC4 and that ifcopenshell.api fills from
+# Python sets, i.e. in memory-address order: sorted by entity id so a seed reproduces the file.
+_SETS = (("IfcUnitAssignment", "Units"), ("IfcRelDeclares", "RelatedDefinitions"),
+         ("IfcRelAssociatesMaterial", "RelatedObjects"), ("IfcRelAssignsToControl", "RelatedObjects"),
+         ("IfcRelDefinesByType", "RelatedObjects"), ("IfcRelContainedInSpatialStructure", "RelatedElements"))
+
+
+def _canonical_order(model: ifcopenshell.file) -> None:
+    for ifc_class, attribute in _SETS:
+        for entity in model.by_type(ifc_class):
+            members = getattr(entity, attribute)
+            if len(members) > 1:
+                setattr(entity, attribute, sorted(members, key=lambda e: e.id()))
+
+
 def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True,
                       seed: int = 0, start: dt.date = DEFAULT_START) -> GeneratedBuilding:
     """Write a sample building to ``path`` (IFC4, metres). See the module docstring."""
@@ -89,6 +104,7 @@ def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int
 
     by_task = write_plan(model, body, storey_entities, plan, ifcopenshell.guid.new)
     tasks = write_schedule(model, storeys, by_task, start, ifcopenshell.guid.new)
+    _canonical_order(model)
     _deterministic_guids(model, seed)
     model.header.file_name.time_stamp = f"{start.isoformat()}T00:00:00"
     path = Path(path)
