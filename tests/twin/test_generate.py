@@ -6,7 +6,9 @@ import datetime as dt
 import ifcopenshell
 import ifcopenshell.geom
 import ifcopenshell.util.element as ifc_element
+import ifcopenshell.util.placement as ifc_placement
 import ifcopenshell.validate
+import numpy as np
 import pytest
 
 from twin.generate import generate_building
@@ -114,6 +116,57 @@ def test_every_partition_has_a_door(building):
         assert fillers, wall
         if wall.PredefinedType == "PARTITIONING":
             assert fillers == ["IfcDoor"]
+
+
+def world_bounds(element):
+    settings = ifcopenshell.geom.settings()
+    settings.set("use-world-coords", True)
+    verts = np.array(ifcopenshell.geom.create_shape(settings, element).geometry.verts).reshape(-1, 3)
+    return verts.min(axis=0), verts.max(axis=0)
+
+
+def test_every_room_is_a_space_with_a_door_in_its_walls(building):
+    _, model = building
+    spaces = model.by_type("IfcSpace")
+    assert len(spaces) == 2 * 3 * 2
+    doors = []
+    for door in model.by_type("IfcDoor"):
+        matrix = ifc_placement.get_local_placement(door.ObjectPlacement)
+        doors.append((matrix @ np.array([door.OverallWidth / 2, 0.0, 0.0, 1.0]))[:3])
+    doors = np.array(doors)
+    for space in spaces:
+        assert ifc_element.get_aggregate(space).is_a("IfcBuildingStorey")
+        lo, hi = world_bounds(space)
+        # A door centre lies on the wall axis: within half a wall (plus slack) outside the room's floor.
+        near = np.all((doors >= lo - [0.2, 0.2, 0.01]) & (doors <= hi + [0.2, 0.2, 0.0]), axis=1)
+        inside = np.all((doors[:, :2] > lo[:2] + 0.01) & (doors[:, :2] < hi[:2] - 0.01), axis=1)
+        assert np.any(near & ~inside), space.Name
+
+
+def test_the_stair_rises_through_a_well_in_the_slab_above(building):
+    _, model = building
+    flight_lo, flight_hi = world_bounds(model.by_type("IfcStairFlight")[0])
+    upper = next(s for s in model.by_type("IfcSlab") if s.Name == "Floor slab L1")
+    voids = [rel.RelatedOpeningElement for rel in upper.HasOpenings]
+    assert len(voids) == 1 and not voids[0].HasFillings
+    well_lo, well_hi = world_bounds(voids[0])
+    assert np.all(well_lo[:2] <= flight_lo[:2] + 0.01) and np.all(well_hi[:2] >= flight_hi[:2] - 0.01)
+    assert flight_hi[2] == pytest.approx(upper.ContainedInStructure[0].RelatingStructure.Elevation)
+
+
+def test_walls_and_slabs_have_layer_sets_and_members_profile_sets(building):
+    _, model = building
+    for wall in model.by_type("IfcWall") + model.by_type("IfcSlab"):
+        usage = ifc_element.get_material(wall, should_skip_usage=False)
+        assert usage.is_a("IfcMaterialLayerSetUsage"), wall
+        type_set = ifc_element.get_material(ifc_element.get_type(wall))
+        assert usage.ForLayerSet == type_set
+        thickness = sum(layer.LayerThickness for layer in type_set.MaterialLayers)
+        lo, hi = world_bounds(wall)
+        extent = hi[2] - lo[2] if wall.is_a("IfcSlab") else min(hi[:2] - lo[:2])
+        assert thickness == pytest.approx(extent, abs=1e-6), wall
+    for member in model.by_type("IfcColumn") + model.by_type("IfcBeam"):
+        assert ifc_element.get_material(member, should_skip_usage=False).is_a("IfcMaterialProfileSetUsage")
 
 
 def test_a_seed_reproduces_the_file_and_another_seed_does_not(tmp_path):
