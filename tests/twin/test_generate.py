@@ -10,9 +10,11 @@ import ifcopenshell.util.placement as ifc_placement
 import ifcopenshell.validate
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.generate import generate_building
-from twin.generate.layout import TRADES
+from twin.generate.layout import STOREY_HEIGHT, TRADES, plan_building
 from twin.taxonomy import is_physical
 
 
@@ -192,3 +194,92 @@ def test_without_mep_there_are_no_services(tmp_path):
 def test_openings_are_not_physical_but_walls_are():
     assert not is_physical(["IfcOpeningElement", "IfcFeatureElementSubtraction", "IfcFeatureElement"])
     assert is_physical(["IfcWall", "IfcBuildingElement", "IfcElement"])
+
+
+# Plan maths, for any building shape -------------------------------------------------------------
+
+buildings = st.tuples(st.integers(1, 3), st.tuples(st.integers(1, 4), st.integers(1, 4)), st.booleans(),
+                      st.integers(0, 10_000))
+
+
+def wall_segments(plan, storey):
+    """(a, b) world xy end points of each wall's axis on a storey, and the xy centre of each door."""
+    segments, doors = [], []
+    for part in plan.parts:
+        if part.ifc_class != "IfcWall" or part.storey != storey:
+            continue
+        direction = np.array([np.cos(part.angle), np.sin(part.angle)])
+        a = np.array(part.origin[:2])
+        segments.append((a, a + direction * part.size[0]))
+        doors += [a + direction * o.x for o in part.openings if o.filler == "IfcDoor"]
+    return segments, doors
+
+
+def on_edge(point, room, tol=1e-6):
+    x, y = point
+    on_x = min(abs(x - room.x0), abs(x - room.x1)) < tol and room.y0 - tol <= y <= room.y1 + tol
+    on_y = min(abs(y - room.y0), abs(y - room.y1)) < tol and room.x0 - tol <= x <= room.x1 + tol
+    return on_x or on_y
+
+
+@settings(max_examples=40, deadline=None)
+@given(buildings)
+def test_walls_enclose_every_room_and_doors_connect_them_all(shape):
+    storeys, bays, mep, seed = shape
+    plan = plan_building(storeys, bays, mep, seed)
+    assert len(plan.rooms) == storeys * bays[0] * bays[1]
+    for storey in range(storeys):
+        segments, doors = wall_segments(plan, storey)
+        rooms = [r for r in plan.rooms if r.storey == storey]
+        for room in rooms:
+            corners = [(room.x0, room.y0), (room.x1, room.y0), (room.x1, room.y1), (room.x0, room.y1)]
+            for c, d in zip(corners, corners[1:] + corners[:1]):
+                assert any({tuple(np.round(a, 6)), tuple(np.round(b, 6))} == {c, d} for a, b in segments), room
+        # Rooms sharing a door are connected; the ground floor also connects to the outside (-1).
+        links = {k: set() for k in range(-1, len(rooms))}
+        for door in doors:
+            sides = [k for k, room in enumerate(rooms) if on_edge(door, room)]
+            assert len(sides) in (1, 2)
+            if len(sides) == 1:
+                sides.append(-1)
+            links[sides[0]].add(sides[1])
+            links[sides[1]].add(sides[0])
+        reached, frontier = set(), [0]
+        while frontier:
+            k = frontier.pop()
+            if k not in reached:
+                reached.add(k)
+                frontier += links[k]
+        expected = set(range(len(rooms))) | ({-1} if storey == 0 else set())
+        assert reached == expected, (storey, reached)
+        assert any(r.stair for r in rooms) == (storeys > 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(buildings)
+def test_every_room_has_free_floor_to_walk_on(shape):
+    storeys, bays, mep, seed = shape
+    plan = plan_building(storeys, bays, mep, seed)
+    boxes = np.array([[*lo, *hi] for lo, hi in (p.bounds() for p in plan.parts if p.ifc_class != "IfcStair")])
+    for room in plan.rooms:
+        cx, cy, floor = (room.x0 + room.x1) / 2, (room.y0 + room.y1) / 2, room.storey * STOREY_HEIGHT
+        # A 1 m square at the room's centre, clear from just above the floor to 2 m (a standing camera).
+        probe = np.array([cx - 0.5, cy - 0.5, floor + 0.05, cx + 0.5, cy + 0.5, floor + 2.0])
+        overlaps = np.all((boxes[:, :3] < probe[3:]) & (boxes[:, 3:] > probe[:3]), axis=1)
+        assert not overlaps.any(), [plan.parts[k].name for k in np.flatnonzero(overlaps)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(buildings)
+def test_every_part_stays_inside_the_building_and_its_storey(shape):
+    storeys, bays, mep, seed = shape
+    plan = plan_building(storeys, bays, mep, seed)
+    width, depth = plan.xs[-1], plan.ys[-1]
+    for part in plan.parts:
+        (x0, y0, z0), (x1, y1, z1) = part.bounds()
+        assert -0.21 <= x0 and x1 <= width + 0.21 and -0.21 <= y0 and y1 <= depth + 0.21, part.name
+        floor = part.storey * STOREY_HEIGHT
+        top = floor + 2 * STOREY_HEIGHT if part.profile == "flight" else floor + STOREY_HEIGHT
+        assert floor - 0.2 - 1e-9 <= z0 and z1 <= top + 1e-9, part.name
+    assert not mep or {"IfcPipeSegment", "IfcDuctSegment", "IfcCableCarrierSegment"} <= {
+        p.ifc_class for p in plan.parts}
