@@ -233,8 +233,9 @@ def test_walls_enclose_every_room_and_doors_connect_them_all(shape):
         rooms = [r for r in plan.rooms if r.storey == storey]
         for room in rooms:
             corners = [(room.x0, room.y0), (room.x1, room.y0), (room.x1, room.y1), (room.x0, room.y1)]
-            for c, d in zip(corners, corners[1:] + corners[:1]):
-                assert any({tuple(np.round(a, 6)), tuple(np.round(b, 6))} == {c, d} for a, b in segments), room
+            for c, d in zip(corners, corners[1:] + corners[:1], strict=True):
+                ends = [{tuple(np.round(a, 6)), tuple(np.round(b, 6))} for a, b in segments]
+                assert {c, d} in ends, room
         # Rooms sharing a door are connected; the ground floor also connects to the outside (-1).
         links = {k: set() for k in range(-1, len(rooms))}
         for door in doors:

@@ -3,11 +3,14 @@
     from twin.generate import generate_building
     result = generate_building("sample.ifc", storeys=2, bays=(3, 2), mep=True, seed=0)
 
-The file is IFC4 in metres: site, building, storeys; slabs, columns, beams, exterior walls with
-windows and an entrance door, partitions with doors, a stair with its railing, ceilings, and (with
-``mep``) ducts, pipes, cable trays, light fixtures and outlets; types with materials, storey
-containment, and a work schedule whose tasks install every physical element exactly once. The same
-seed gives the same file, GlobalIds included.
+The file is IFC4 in metres, model world frame with z up: site, building, storeys (3.2 m apart) and
+a room (IfcSpace) per bay; slabs, columns, beams, exterior walls with windows and an entrance door,
+partitions with doors, a stair with its railing rising through a well in the slab above, ceilings,
+and (with ``mep``) ducts, pipes, cable trays, light fixtures and outlets; types with materials
+(layer sets for walls, slabs and ceilings, profile sets for columns and beams), storey containment,
+and a work schedule on a Mon-Fri calendar whose tasks install every physical element exactly once.
+The IfcStair is an aggregate without a shape of its own: its flight and railing carry the geometry.
+The same seed gives the same file, GlobalIds included.
 """
 
 from __future__ import annotations

@@ -200,12 +200,12 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
             for j in range(len(ys) - 1):
                 length = ys[j + 1] - ys[j]
                 _wall(parts, s, "partitions framing", f"Partition x{i}-{j} L{s}", (xs[i], ys[j]), (xs[i], ys[j + 1]),
-                      INT_WALL, "PARTITIONING", "int_wall", [Opening(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")])
+                      INT_WALL, "PARTITIONING", "int_wall", [Opening(length / 2, 0, DOOR_W, DOOR_H, "IfcDoor")])
         for j in range(1, len(ys) - 1):
             for i in range(len(xs) - 1):
                 length = xs[i + 1] - xs[i]
                 _wall(parts, s, "partitions framing", f"Partition y{j}-{i} L{s}", (xs[i], ys[j]), (xs[i + 1], ys[j]),
-                      INT_WALL, "PARTITIONING", "int_wall", [Opening(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")])
+                      INT_WALL, "PARTITIONING", "int_wall", [Opening(length / 2, 0, DOOR_W, DOOR_H, "IfcDoor")])
         # Stair up to the next storey in the corner bay, with its railing.
         if s < storeys - 1:
             x0, y0, run = sx, sy, STAIR_RUN
@@ -215,7 +215,8 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
             parts.append(Part("IfcStairFlight", f"Flight L{s}", s, "structure", (x0, y0 + STAIR_WIDTH / 2, z),
                               (run, STAIR_WIDTH, STOREY_HEIGHT), predefined_type="STRAIGHT", profile="flight",
                               part_of=stair))
-            parts.append(Part("IfcRailing", f"Railing L{s}", s, "structure", (x0, y0 + STAIR_WIDTH + 0.05, z + 0.9),
+            parts.append(Part("IfcRailing", f"Railing L{s}", s, "structure",
+                              (x0, y0 + STAIR_WIDTH + 0.05, z + 0.9),
                               (run, 0.05, STOREY_HEIGHT), predefined_type="HANDRAIL", profile="flight",
                               part_of=stair))
         # Per room: ceiling, MEP runs above it, lights in it, outlets on the wall.

@@ -39,7 +39,7 @@ def next_working_day(day: dt.date) -> dt.date:
     return add_working_days(day + dt.timedelta(days=1), 0)
 
 
-def _add_calendar(model: ifcopenshell.file, schedule: ifcopenshell.entity_instance) -> ifcopenshell.entity_instance:
+def _add_calendar(model: ifcopenshell.file) -> ifcopenshell.entity_instance:
     """A Monday-to-Friday, 08:00-17:00 IfcWorkCalendar, so the api's date arithmetic skips weekends."""
     calendar = ifcopenshell.api.run("sequence.add_work_calendar", model, name="Mon-Fri")
     work_time = ifcopenshell.api.run("sequence.add_work_time", model, work_calendar=calendar,
@@ -76,7 +76,7 @@ def write_schedule(model: ifcopenshell.file, storeys: int, by_task: dict[tuple[i
     # The api stamps "now"; the programme's own dates keep a seed's file reproducible.
     for control in (plan, schedule):
         control.CreationDate = control.StartTime = dt.datetime.combine(start, dt.time(8)).isoformat()
-    calendar = _add_calendar(model, schedule)
+    calendar = _add_calendar(model)
     root = ifcopenshell.api.run("sequence.add_task", model, work_schedule=schedule, name="Construction",
                                 identification="1")
     ifcopenshell.api.run("control.assign_control", model, relating_control=calendar, related_objects=[root])

@@ -4,7 +4,8 @@ The spatial structure, units, contexts, types and materials are made with ``ifco
 the (possibly 150,000) products are written as entities directly with shared profiles, shared
 direction and point instances, and mapped representations from their types, and every
 relationship is written once per storey or per type with all its members: calling the api once
-per product is what makes generation slow at scale.
+per product is what makes generation slow at scale. Coordinates are metres; each product is
+placed relative to its storey, so world z is the storey elevation plus the part's local z.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import ifcopenshell.guid
 
 from twin.generate.layout import CLEAR_HEIGHT, STOREY_HEIGHT, Part, Plan
 
-# Type objects: key -> (IFC type class, name, predefined type, material). The material is a layer set
-# ((material, thickness in metres), ... from the negative local y or z side: outside first) for walls, slabs and
-# ceilings, a profile set ("profile", material, (x, y) section in metres) for columns and beams, or one
-# material name for everything else, assigned to the type as an authoring tool writes it.
+# Type objects: key -> (IFC type class, name, predefined type, material). The material is a layer
+# set ((material, thickness in metres), ... from the negative local y or z side: outside first) for
+# walls, slabs and ceilings; a profile set ("profile", material, (x, y) section in metres, x along
+# the member's depth) for columns and beams; or one material name for everything else. It is
+# assigned to the type, as an authoring tool writes it.
 TYPES = {
     "slab": ("IfcSlabType", "Concrete slab 200", "FLOOR", (("Concrete C30/37", 0.2),)),
     "roof": ("IfcSlabType", "Roof slab 200", "ROOF", (("Concrete C30/37", 0.2),)),
@@ -197,7 +199,8 @@ class Writer:
             ifcopenshell.api.run("material.assign_material", self.model, products=[element_type],
                                  type="IfcMaterialLayerSet", material=layer_set)
             direction, offset = _LAYER_USAGE[key]
-            self.usages[key] = self.model.createIfcMaterialLayerSetUsage(layer_set, direction, "POSITIVE", offset)
+            self.usages[key] = self.model.createIfcMaterialLayerSetUsage(layer_set, direction, "POSITIVE",
+                                                                         offset)
 
     def type_for(self, key: str, part: Part | None = None) -> ifcopenshell.entity_instance:
         if key not in self.types:
@@ -276,8 +279,9 @@ def write_plan(model: ifcopenshell.file, body, storeys: list, plan: Plan, new_gu
             depth = part.size[1] + 0.1 if void.depth is None else void.depth
             opening_placement = model.createIfcLocalPlacement(
                 placement, writer.axis((void.x - void.width / 2, void.y, void.z)))
-            opening = writer.product("IfcOpeningElement", new_guid(), f"Opening in {part.name}", opening_placement,
-                                     writer.body_rep([writer.box_solid((void.width, depth, void.height))]), "OPENING")
+            void_body = writer.body_rep([writer.box_solid((void.width, depth, void.height))])
+            opening = writer.product("IfcOpeningElement", new_guid(), f"Opening in {part.name}",
+                                     opening_placement, void_body, "OPENING")
             model.createIfcRelVoidsElement(new_guid(), None, None, None, entity, opening)
             if void.filler is None:
                 continue
@@ -294,8 +298,8 @@ def write_plan(model: ifcopenshell.file, body, storeys: list, plan: Plan, new_gu
                 rep_map = writer.filler_map("window", window_shape)
                 key, trade = "window", "envelope"
             filler_placement = model.createIfcLocalPlacement(opening_placement, writer.axis())
-            filler = writer.product(void.filler, new_guid(), f"{void.filler[3:]} in {part.name}", filler_placement,
-                                    writer.mapped_rep(rep_map), void.filler[3:].upper())
+            filler = writer.product(void.filler, new_guid(), f"{void.filler[3:]} in {part.name}",
+                                    filler_placement, writer.mapped_rep(rep_map), void.filler[3:].upper())
             filler.OverallWidth, filler.OverallHeight = void.width, void.height
             model.createIfcRelFillsElement(new_guid(), None, None, None, opening, filler)
             typed[key].append(filler)
