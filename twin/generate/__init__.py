@@ -3,11 +3,14 @@
     from twin.generate import generate_building
     result = generate_building("sample.ifc", storeys=2, bays=(3, 2), mep=True, seed=0)
 
-The file is IFC4 in metres: site, building, storeys; slabs, columns, beams, exterior walls with
-windows and an entrance door, partitions with doors, a stair with its railing, ceilings, and (with
-``mep``) ducts, pipes, cable trays, light fixtures and outlets; types with materials, storey
-containment, and a work schedule whose tasks install every physical element exactly once. The same
-seed gives the same file, GlobalIds included.
+The file is IFC4 in metres, model world frame with z up: site, building, storeys (3.2 m apart) and
+a room (IfcSpace) per bay; slabs, columns, beams, exterior walls with windows and an entrance door,
+partitions with doors, a stair with its railing rising through a well in the slab above, ceilings,
+and (with ``mep``) ducts, pipes, cable trays, light fixtures and outlets; types with materials
+(layer sets for walls, slabs and ceilings, profile sets for columns and beams), storey containment,
+and a work schedule on a Mon-Fri calendar whose tasks install every physical element exactly once.
+The IfcStair is an aggregate without a shape of its own: its flight and railing carry the geometry.
+The same seed gives the same file, GlobalIds included.
 """
 
 from __future__ import annotations
@@ -54,6 +57,21 @@ def _deterministic_guids(model: ifcopenshell.file, seed: int) -> None:
         entity.GlobalId = ifcopenshell.guid.compress(uuid.UUID(int=rng.getrandbits(128)).hex)
 
 
+# (entity, attribute) pairs that are unordered SETs in IFC4 and that ifcopenshell.api fills from
+# Python sets, i.e. in memory-address order: sorted by entity id so a seed reproduces the file.
+_SETS = (("IfcUnitAssignment", "Units"), ("IfcRelDeclares", "RelatedDefinitions"),
+         ("IfcRelAssociatesMaterial", "RelatedObjects"), ("IfcRelAssignsToControl", "RelatedObjects"),
+         ("IfcRelDefinesByType", "RelatedObjects"), ("IfcRelContainedInSpatialStructure", "RelatedElements"))
+
+
+def _canonical_order(model: ifcopenshell.file) -> None:
+    for ifc_class, attribute in _SETS:
+        for entity in model.by_type(ifc_class):
+            members = getattr(entity, attribute)
+            if len(members) > 1:
+                setattr(entity, attribute, sorted(members, key=lambda e: e.id()))
+
+
 def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True,
                       seed: int = 0, start: dt.date = DEFAULT_START) -> GeneratedBuilding:
     """Write a sample building to ``path`` (IFC4, metres). See the module docstring."""
@@ -89,6 +107,7 @@ def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int
 
     by_task = write_plan(model, body, storey_entities, plan, ifcopenshell.guid.new)
     tasks = write_schedule(model, storeys, by_task, start, ifcopenshell.guid.new)
+    _canonical_order(model)
     _deterministic_guids(model, seed)
     model.header.file_name.time_stamp = f"{start.isoformat()}T00:00:00"
     path = Path(path)

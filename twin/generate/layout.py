@@ -22,6 +22,8 @@ CEILING_Z = 2.45  # underside of the suspended ceiling above the floor
 CEILING_T = 0.02
 DOOR_W, DOOR_H = 1.0, 2.1
 WINDOW_W, WINDOW_H, WINDOW_SILL = 1.2, 1.4, 0.9
+STAIR_RUN, STAIR_WIDTH = 4.2, 1.2  # one straight flight of 18 risers, storey to storey
+STAIR_INSET = (0.6, 0.8)  # foot of the flight from the stair bay's corner grid point (x, y)
 
 # Trades in the order a site builds a storey; the schedule has one task per trade per storey.
 TRADES = (
@@ -33,6 +35,42 @@ TRADES = (
     "ceilings",
     "finishes and fixtures",
 )
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A box-shaped void in its host part, in the host's local frame (metres).
+
+    x: centre along local x; z: bottom (sill) above the host's origin; width along x; height along z.
+    y: centre across local y; depth across y (None: through the host, its width plus 0.1 m).
+    filler: "IfcDoor" or "IfcWindow" that fills it, or None for a bare void (a stairwell).
+    """
+
+    x: float
+    z: float
+    width: float
+    height: float
+    filler: str | None
+    y: float = 0.0
+    depth: float | None = None
+
+
+@dataclass(frozen=True)
+class Room:
+    """A room of one storey: the bay between grid lines x0..x1, y0..y1 (world metres, wall axes).
+
+    inner: (x0, x1, y0, y1) of its floor between the wall faces.
+    stair: the room holds the stair up to the next storey (or, above, lies over the one from below).
+    """
+
+    storey: int
+    name: str
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    inner: tuple[float, float, float, float]
+    stair: bool = False
 
 
 @dataclass
@@ -47,7 +85,7 @@ class Part:
     type_key: parts sharing a type key share one type object and, when ``mapped``, one
         representation (an IfcMappedItem of the type's representation map).
     host: index of the wall part an opening cuts (doors and windows fill their opening).
-    openings: on a wall, (x along the wall, sill z, width, height, filler class) of each opening.
+    openings: the :class:`Opening` voids cut in this part (windows and doors in walls, a stairwell in a slab).
     """
 
     ifc_class: str
@@ -60,9 +98,24 @@ class Part:
     predefined_type: str | None = None
     type_key: str | None = None
     mapped: bool = False
-    profile: str = "box"  # "box" or "circle" (pipes: diameter = width)
-    openings: list[tuple[float, float, float, float, str]] = field(default_factory=list)
+    # "box"; "circle" (pipes: diameter = width); "column" (footprint centred on the origin);
+    # "beam" (section extruded along local x); "flight" (stair steps or a sloped railing band).
+    profile: str = "box"
+    openings: list[Opening] = field(default_factory=list)
     part_of: int | None = None  # index of the aggregate (stair) this part belongs to
+
+    def bounds(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """World axis-aligned bounds ((xmin, ymin, zmin), (xmax, ymax, zmax)) of the part's box, metres."""
+        length, width, height = self.size
+        x0 = -length / 2 if self.profile == "column" else 0.0
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        xs, ys = [], []
+        for lx in (x0, x0 + length):
+            for ly in (-width / 2, width / 2):
+                xs.append(self.origin[0] + c * lx - s * ly)
+                ys.append(self.origin[1] + s * lx + c * ly)
+        z0 = self.origin[2]
+        return (min(xs), min(ys), z0), (max(xs), max(ys), z0 + height)
 
 
 @dataclass
@@ -71,6 +124,7 @@ class Plan:
     xs: list[float]  # grid line x positions, metres
     ys: list[float]
     parts: list[Part]
+    rooms: list[Room] = field(default_factory=list)
 
 
 def _grid(bays: int, rng: random.Random) -> list[float]:
@@ -96,29 +150,34 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
     xs, ys = _grid(bays[0], rng), _grid(bays[1], rng)
     width, depth = xs[-1], ys[-1]
     parts: list[Part] = []
+    rooms: list[Room] = []
     stair_bay = (0, 0)
     for s in range(storeys):
         z = s * STOREY_HEIGHT
         # Structure: floor slab (its top is the storey's floor), columns, beams under the next slab.
+        # Above the ground floor the slab has a stairwell over the flight below (and its railing).
+        sx, sy = xs[stair_bay[0]] + STAIR_INSET[0], ys[stair_bay[1]] + STAIR_INSET[1]
+        well = [Opening(sx + (STAIR_RUN - 0.1) / 2, -0.05, STAIR_RUN + 0.1, SLAB + 0.1, None,
+                        y=sy + (STAIR_WIDTH + 0.1) / 2 - depth / 2, depth=STAIR_WIDTH + 0.3)] if s else []
         parts.append(Part("IfcSlab", f"Floor slab L{s}", s, "structure", (0, depth / 2, z - SLAB),
                           (width, depth, SLAB), predefined_type="FLOOR" if s else "BASESLAB",
-                          type_key="slab"))
+                          type_key="slab", openings=well))
         for i, x in enumerate(xs):
             for j, y in enumerate(ys):
                 parts.append(Part("IfcColumn", f"C {i}-{j} L{s}", s, "structure",
-                                  (x - COLUMN / 2, y, z), (COLUMN, COLUMN, CLEAR_HEIGHT),
-                                  predefined_type="COLUMN", type_key="column", mapped=True))
+                                  (x, y, z), (COLUMN, COLUMN, CLEAR_HEIGHT),
+                                  predefined_type="COLUMN", type_key="column", mapped=True, profile="column"))
         beam_z = z + CLEAR_HEIGHT - BEAM_H
         for j, y in enumerate(ys):
             for i in range(len(xs) - 1):
                 parts.append(Part("IfcBeam", f"B x{i}-{j} L{s}", s, "structure", (xs[i] + COLUMN / 2, y, beam_z),
                                   (xs[i + 1] - xs[i] - COLUMN, BEAM_W, BEAM_H), predefined_type="BEAM",
-                                  type_key="beam"))
+                                  type_key="beam", profile="beam"))
         for i, x in enumerate(xs):
             for j in range(len(ys) - 1):
                 parts.append(Part("IfcBeam", f"B y{i}-{j} L{s}", s, "structure", (x, ys[j] + COLUMN / 2, beam_z),
                                   (ys[j + 1] - ys[j] - COLUMN, BEAM_W, BEAM_H), math.pi / 2,
-                                  predefined_type="BEAM", type_key="beam"))
+                                  predefined_type="BEAM", type_key="beam", profile="beam"))
         # Envelope: perimeter walls per bay, windows in each, the entrance door on the ground floor.
         perimeter = []
         for i in range(len(xs) - 1):
@@ -130,38 +189,44 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
         for k, (a, b) in enumerate(perimeter):
             length = math.hypot(b[0] - a[0], b[1] - a[1])
             if s == 0 and k == 0:
-                openings = [(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")]
+                openings = [Opening(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")]
             else:
                 n = 2 if length > 5.0 else 1
-                openings = [((q + 0.5) * length / n, WINDOW_SILL, WINDOW_W, WINDOW_H, "IfcWindow") for q in range(n)]
+                openings = [Opening((q + 0.5) * length / n, WINDOW_SILL, WINDOW_W, WINDOW_H, "IfcWindow")
+                            for q in range(n)]
             _wall(parts, s, "envelope", f"Ext wall {k} L{s}", a, b, EXT_WALL, "SOLIDWALL", "ext_wall", openings)
         # Partitions on interior grid lines, a door in each: every room opens onto its neighbours.
         for i in range(1, len(xs) - 1):
             for j in range(len(ys) - 1):
                 length = ys[j + 1] - ys[j]
                 _wall(parts, s, "partitions framing", f"Partition x{i}-{j} L{s}", (xs[i], ys[j]), (xs[i], ys[j + 1]),
-                      INT_WALL, "PARTITIONING", "int_wall", [(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")])
+                      INT_WALL, "PARTITIONING", "int_wall", [Opening(length / 2, 0, DOOR_W, DOOR_H, "IfcDoor")])
         for j in range(1, len(ys) - 1):
             for i in range(len(xs) - 1):
                 length = xs[i + 1] - xs[i]
                 _wall(parts, s, "partitions framing", f"Partition y{j}-{i} L{s}", (xs[i], ys[j]), (xs[i + 1], ys[j]),
-                      INT_WALL, "PARTITIONING", "int_wall", [(length / 2, 0.0, DOOR_W, DOOR_H, "IfcDoor")])
+                      INT_WALL, "PARTITIONING", "int_wall", [Opening(length / 2, 0, DOOR_W, DOOR_H, "IfcDoor")])
         # Stair up to the next storey in the corner bay, with its railing.
         if s < storeys - 1:
-            x0, y0 = xs[stair_bay[0]] + 0.6, ys[stair_bay[1]] + 0.8
-            run = 4.2
+            x0, y0, run = sx, sy, STAIR_RUN
             parts.append(Part("IfcStair", f"Stair L{s}", s, "structure", (x0, y0, z), (0.0, 0.0, 0.0),
                               predefined_type="STRAIGHT_RUN_STAIR"))
             stair = len(parts) - 1
-            parts.append(Part("IfcStairFlight", f"Flight L{s}", s, "structure", (x0, y0 + 0.6, z),
-                              (run, 1.2, STOREY_HEIGHT), predefined_type="STRAIGHT", profile="flight",
+            parts.append(Part("IfcStairFlight", f"Flight L{s}", s, "structure", (x0, y0 + STAIR_WIDTH / 2, z),
+                              (run, STAIR_WIDTH, STOREY_HEIGHT), predefined_type="STRAIGHT", profile="flight",
                               part_of=stair))
-            parts.append(Part("IfcRailing", f"Railing L{s}", s, "structure", (x0, y0 + 1.25, z + 0.9),
+            parts.append(Part("IfcRailing", f"Railing L{s}", s, "structure",
+                              (x0, y0 + STAIR_WIDTH + 0.05, z + 0.9),
                               (run, 0.05, STOREY_HEIGHT), predefined_type="HANDRAIL", profile="flight",
                               part_of=stair))
         # Per room: ceiling, MEP runs above it, lights in it, outlets on the wall.
         for i in range(len(xs) - 1):
             for j in range(len(ys) - 1):
+                has_stair = (i, j) == stair_bay and (s < storeys - 1 or s > 0)
+                half = [(EXT_WALL if edge else INT_WALL) / 2
+                        for edge in (i == 0, i == len(xs) - 2, j == 0, j == len(ys) - 2)]
+                inner = (xs[i] + half[0], xs[i + 1] - half[1], ys[j] + half[2], ys[j + 1] - half[3])
+                rooms.append(Room(s, f"R{i}-{j} L{s}", xs[i], xs[i + 1], ys[j], ys[j + 1], inner, has_stair))
                 if s < storeys - 1 and (i, j) == stair_bay:
                     continue  # the stairwell is open to the floor above
                 rx0, rx1, ry0, ry1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
@@ -192,4 +257,4 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
                                       predefined_type="POWEROUTLET", type_key="outlet", mapped=True))
     parts.append(Part("IfcSlab", "Roof slab", storeys - 1, "envelope", (0, depth / 2, storeys * STOREY_HEIGHT - SLAB),
                       (width, depth, SLAB), predefined_type="ROOF", type_key="roof"))
-    return Plan(storeys, xs, ys, parts)
+    return Plan(storeys, xs, ys, parts, rooms)

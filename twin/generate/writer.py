@@ -4,7 +4,8 @@ The spatial structure, units, contexts, types and materials are made with ``ifco
 the (possibly 150,000) products are written as entities directly with shared profiles, shared
 direction and point instances, and mapped representations from their types, and every
 relationship is written once per storey or per type with all its members: calling the api once
-per product is what makes generation slow at scale.
+per product is what makes generation slow at scale. Coordinates are metres; each product is
+placed relative to its storey, so world z is the storey elevation plus the part's local z.
 """
 
 from __future__ import annotations
@@ -16,17 +17,23 @@ import ifcopenshell
 import ifcopenshell.api
 import ifcopenshell.guid
 
-from twin.generate.layout import STOREY_HEIGHT, Part, Plan
+from twin.generate.layout import CLEAR_HEIGHT, STOREY_HEIGHT, Part, Plan
 
-# Type objects: key -> (IFC type class, name, predefined type, material).
+# Type objects: key -> (IFC type class, name, predefined type, material). The material is a layer
+# set ((material, thickness in metres), ... from the negative local y or z side: outside first) for
+# walls, slabs and ceilings; a profile set ("profile", material, (x, y) section in metres, x along
+# the member's depth) for columns and beams; or one material name for everything else. It is
+# assigned to the type, as an authoring tool writes it.
 TYPES = {
-    "slab": ("IfcSlabType", "Concrete slab 200", "FLOOR", "Concrete C30/37"),
-    "roof": ("IfcSlabType", "Roof slab 200", "ROOF", "Concrete C30/37"),
-    "column": ("IfcColumnType", "RC column 400x400", "COLUMN", "Concrete C30/37"),
-    "beam": ("IfcBeamType", "RC beam 300x500", "BEAM", "Concrete C30/37"),
-    "ext_wall": ("IfcWallType", "Exterior wall 250", "SOLIDWALL", "Masonry"),
-    "int_wall": ("IfcWallType", "Stud partition 120", "PARTITIONING", "Gypsum board on steel studs"),
-    "ceiling": ("IfcCoveringType", "Suspended ceiling", "CEILING", "Mineral fibre tile"),
+    "slab": ("IfcSlabType", "Concrete slab 200", "FLOOR", (("Concrete C30/37", 0.2),)),
+    "roof": ("IfcSlabType", "Roof slab 200", "ROOF", (("Concrete C30/37", 0.2),)),
+    "column": ("IfcColumnType", "RC column 400x400", "COLUMN", ("profile", "Concrete C30/37", (0.4, 0.4))),
+    "beam": ("IfcBeamType", "RC beam 300x500", "BEAM", ("profile", "Concrete C30/37", (0.5, 0.3))),
+    "ext_wall": ("IfcWallType", "Exterior wall 250", "SOLIDWALL",
+                 (("Render", 0.035), ("Masonry", 0.2), ("Gypsum plaster", 0.015))),
+    "int_wall": ("IfcWallType", "Stud partition 120", "PARTITIONING",
+                 (("Gypsum board", 0.0125), ("Steel studs", 0.095), ("Gypsum board", 0.0125))),
+    "ceiling": ("IfcCoveringType", "Suspended ceiling", "CEILING", (("Mineral fibre tile", 0.02),)),
     "duct": ("IfcDuctSegmentType", "Rect duct 400x250", "RIGIDSEGMENT", "Galvanised steel"),
     "pipe": ("IfcPipeSegmentType", "Copper pipe DN80", "RIGIDSEGMENT", "Copper"),
     "tray": ("IfcCableCarrierSegmentType", "Cable tray 300", "CABLETRAYSEGMENT", "Galvanised steel"),
@@ -35,6 +42,14 @@ TYPES = {
     "door": ("IfcDoorType", "Door 1000x2100", "DOOR", "Timber"),
     "window": ("IfcWindowType", "Window 1200x1400", "WINDOW", "Aluminium and glass"),
 }
+
+# Layer set usage per type key: (LayerSetDirection, OffsetFromReferenceLine in metres). Walls are
+# centred on their axis (local y = 0); slabs and ceilings are extruded up from their placement.
+_LAYER_USAGE = {"ext_wall": ("AXIS2", -0.125), "int_wall": ("AXIS2", -0.06), "slab": ("AXIS3", 0.0),
+                "roof": ("AXIS3", 0.0), "ceiling": ("AXIS3", 0.0)}
+# Profile set usage per type key: the IFC cardinal point of the member's axis in the section
+# (5: centre of the column; 2: bottom centre of the beam, where its placement is).
+_CARDINAL_POINT = {"column": 5, "beam": 2}
 
 
 class Writer:
@@ -48,6 +63,9 @@ class Writer:
         self._profiles: dict[tuple, ifcopenshell.entity_instance] = {}
         self.types: dict[str, ifcopenshell.entity_instance] = {}
         self.maps: dict[str, ifcopenshell.entity_instance] = {}
+        self.materials: dict[str, ifcopenshell.entity_instance] = {}
+        self.sections: dict[str, ifcopenshell.entity_instance] = {}  # named profiles of profile sets
+        self.usages: dict[str, ifcopenshell.entity_instance] = {}  # occurrence material usage per type
 
     # Shared geometric atoms -------------------------------------------------------------
     def point(self, *xyz: float) -> ifcopenshell.entity_instance:
@@ -102,6 +120,19 @@ class Writer:
         return self.model.createIfcExtrudedAreaSolid(self.circle(diameter), position, self.direction(0.0, 0.0, 1.0),
                                                      length)
 
+    def column_solid(self, part: Part) -> ifcopenshell.entity_instance:
+        """The type's section, centred on the placement, extruded up by the part's height."""
+        return self.model.createIfcExtrudedAreaSolid(self.section(part.type_key), self.axis(),
+                                                     self.direction(0.0, 0.0, 1.0), part.size[2])
+
+    def beam_solid(self, part: Part) -> ifcopenshell.entity_instance:
+        """The type's section (depth up, width across) extruded along local x from 0 to the length;
+        the placement is at the bottom centre of the section."""
+        depth = TYPES[part.type_key][3][2][0]
+        position = self.axis((0.0, 0.0, depth / 2), z_axis=(1.0, 0.0, 0.0), x_axis=(0.0, 0.0, 1.0))
+        return self.model.createIfcExtrudedAreaSolid(self.section(part.type_key), position,
+                                                     self.direction(0.0, 0.0, 1.0), part.size[0])
+
     def flight_solid(self, part: Part) -> ifcopenshell.entity_instance:
         """A stair flight (steps) or a railing (a sloped band) rising along local x, width along y."""
         run, width, rise = part.size
@@ -123,16 +154,60 @@ class Writer:
             return self.pipe_solid(part.size[0], part.size[1])
         if part.profile == "flight":
             return self.flight_solid(part)
+        if part.profile == "column":
+            return self.column_solid(part)
+        if part.profile == "beam":
+            return self.beam_solid(part)
         return self.box_solid(part.size)
 
     # Types -----------------------------------------------------------------------------
+    def material(self, name: str) -> ifcopenshell.entity_instance:
+        if name not in self.materials:
+            self.materials[name] = ifcopenshell.api.run("material.add_material", self.model, name=name)
+        return self.materials[name]
+
+    def section(self, key: str) -> ifcopenshell.entity_instance:
+        """The named, centred rectangle of a profile-set type (x, y in metres)."""
+        if key not in self.sections:
+            x, y = TYPES[key][3][2]
+            position = self.model.createIfcAxis2Placement2D(self.model.createIfcCartesianPoint((0.0, 0.0)))
+            self.sections[key] = self.model.createIfcRectangleProfileDef(
+                "AREA", f"{round(y * 1000)}x{round(x * 1000)}", position, x, y)
+        return self.sections[key]
+
+    def _assign_type_material(self, key: str, element_type: ifcopenshell.entity_instance) -> None:
+        name, spec = TYPES[key][1], TYPES[key][3]
+        if isinstance(spec, str):
+            ifcopenshell.api.run("material.assign_material", self.model, products=[element_type],
+                                 material=self.material(spec))
+        elif spec[0] == "profile":
+            profile_set = ifcopenshell.api.run("material.add_material_set", self.model, name=name,
+                                               set_type="IfcMaterialProfileSet")
+            ifcopenshell.api.run("material.add_profile", self.model, profile_set=profile_set,
+                                 material=self.material(spec[1]), profile=self.section(key))
+            ifcopenshell.api.run("material.assign_material", self.model, products=[element_type],
+                                 type="IfcMaterialProfileSet", material=profile_set)
+            self.usages[key] = self.model.createIfcMaterialProfileSetUsage(profile_set, _CARDINAL_POINT[key])
+        else:
+            layer_set = ifcopenshell.api.run("material.add_material_set", self.model, name=name,
+                                             set_type="IfcMaterialLayerSet")
+            for material_name, thickness in spec:
+                layer = ifcopenshell.api.run("material.add_layer", self.model, layer_set=layer_set,
+                                             material=self.material(material_name))
+                ifcopenshell.api.run("material.edit_layer", self.model, layer=layer,
+                                     attributes={"LayerThickness": thickness})
+            ifcopenshell.api.run("material.assign_material", self.model, products=[element_type],
+                                 type="IfcMaterialLayerSet", material=layer_set)
+            direction, offset = _LAYER_USAGE[key]
+            self.usages[key] = self.model.createIfcMaterialLayerSetUsage(layer_set, direction, "POSITIVE",
+                                                                         offset)
+
     def type_for(self, key: str, part: Part | None = None) -> ifcopenshell.entity_instance:
         if key not in self.types:
-            ifc_type, name, predefined, material_name = TYPES[key]
+            ifc_type, name, predefined, _ = TYPES[key]
             element_type = ifcopenshell.api.run("root.create_entity", self.model, ifc_class=ifc_type, name=name,
                                                 predefined_type=predefined)
-            material = ifcopenshell.api.run("material.add_material", self.model, name=material_name)
-            ifcopenshell.api.run("material.assign_material", self.model, products=[element_type], material=material)
+            self._assign_type_material(key, element_type)
             if part is not None and part.mapped:
                 representation = self.body_rep([self.part_solid(part)])
                 rep_map = self.model.createIfcRepresentationMap(self.axis(), representation)
@@ -141,7 +216,7 @@ class Writer:
             self.types[key] = element_type
         return self.types[key]
 
-    def filler_map(self, key: str, size, shape) -> ifcopenshell.entity_instance:
+    def filler_map(self, key: str, shape) -> ifcopenshell.entity_instance:
         if key not in self.maps:
             element_type = self.type_for(key)
             rep_map = self.model.createIfcRepresentationMap(self.axis(), self.body_rep(shape))
@@ -174,7 +249,6 @@ def write_plan(model: ifcopenshell.file, body, storeys: list, plan: Plan, new_gu
     typed: dict[str, list] = defaultdict(list)
     by_task: dict[tuple[int, str], list] = defaultdict(list)
     aggregates: dict[int, tuple] = {}
-    fillers: dict[str, list] = defaultdict(list)
     door_shape = None
     window_shape = None
     for index, part in enumerate(plan.parts):
@@ -201,36 +275,64 @@ def write_plan(model: ifcopenshell.file, body, storeys: list, plan: Plan, new_gu
             aggregates[part.part_of][1].append(entity)
         else:
             contained[part.storey].append(entity)
-        for x_along, sill, width, height, filler_class in part.openings:
-            thickness = part.size[1]
-            opening_placement = model.createIfcLocalPlacement(placement, writer.axis((x_along - width / 2, 0.0, sill)))
-            opening = writer.product("IfcOpeningElement", new_guid(), f"Opening in {part.name}", opening_placement,
-                                     writer.body_rep([writer.box_solid((width, thickness + 0.1, height))]), "OPENING")
+        for void in part.openings:
+            depth = part.size[1] + 0.1 if void.depth is None else void.depth
+            opening_placement = model.createIfcLocalPlacement(
+                placement, writer.axis((void.x - void.width / 2, void.y, void.z)))
+            void_body = writer.body_rep([writer.box_solid((void.width, depth, void.height))])
+            opening = writer.product("IfcOpeningElement", new_guid(), f"Opening in {part.name}",
+                                     opening_placement, void_body, "OPENING")
             model.createIfcRelVoidsElement(new_guid(), None, None, None, entity, opening)
-            if filler_class == "IfcDoor":
+            if void.filler is None:
+                continue
+            thickness = part.size[1]
+            if void.filler == "IfcDoor":
                 if door_shape is None:
                     # An open leaf, swung 90° into the room at the hinge jamb.
-                    door_shape = [writer.box_solid((0.05, 0.9, height), (0.0, thickness / 2 + 0.5, 0.0))]
-                rep_map = writer.filler_map("door", (width, thickness, height), door_shape)
+                    door_shape = [writer.box_solid((0.05, 0.9, void.height), (0.0, thickness / 2 + 0.5, 0.0))]
+                rep_map = writer.filler_map("door", door_shape)
                 key, trade = "door", ("envelope" if part.type_key == "ext_wall" else "finishes and fixtures")
             else:
                 if window_shape is None:
-                    window_shape = [writer.box_solid((width, 0.06, height))]
-                rep_map = writer.filler_map("window", (width, 0.06, height), window_shape)
+                    window_shape = [writer.box_solid((void.width, 0.06, void.height))]
+                rep_map = writer.filler_map("window", window_shape)
                 key, trade = "window", "envelope"
             filler_placement = model.createIfcLocalPlacement(opening_placement, writer.axis())
-            filler = writer.product(filler_class, new_guid(), f"{filler_class[3:]} in {part.name}", filler_placement,
-                                    writer.mapped_rep(rep_map), filler_class[3:].upper())
-            filler.OverallWidth, filler.OverallHeight = width, height
+            filler = writer.product(void.filler, new_guid(), f"{void.filler[3:]} in {part.name}",
+                                    filler_placement, writer.mapped_rep(rep_map), void.filler[3:].upper())
+            filler.OverallWidth, filler.OverallHeight = void.width, void.height
             model.createIfcRelFillsElement(new_guid(), None, None, None, opening, filler)
             typed[key].append(filler)
-            fillers[key].append(filler)
             contained[part.storey].append(filler)
             by_task[(part.storey, trade)].append(filler)
     for storey_index, products in contained.items():
         model.createIfcRelContainedInSpatialStructure(new_guid(), None, None, None, products, storeys[storey_index])
     for key, products in typed.items():
         model.createIfcRelDefinesByType(new_guid(), None, None, None, products, writer.types[key])
+    for key, products in typed.items():
+        if key in writer.usages:  # set usages go on occurrences: one shared usage, one relationship per type
+            model.createIfcRelAssociatesMaterial(new_guid(), None, None, None, products, writer.usages[key])
+    for storey_index, spaces in write_spaces(writer, storeys, plan, new_guid).items():
+        model.createIfcRelAggregates(new_guid(), None, None, None, storeys[storey_index], spaces)
     for stair, parts in aggregates.values():
         model.createIfcRelAggregates(new_guid(), None, None, None, stair, parts)
     return by_task
+
+
+def write_spaces(writer: Writer, storeys: list, plan: Plan, new_guid) -> dict[int, list]:
+    """An IfcSpace per room: its floor between the wall faces extruded to the slab above.
+
+    Spaces are spatial elements, not IfcElements: nothing installs them and no task links them.
+    Returns storey index -> its spaces, for one IfcRelAggregates per storey.
+    """
+    spaces: dict[int, list] = defaultdict(list)
+    for room in plan.rooms:
+        x0, x1, y0, y1 = room.inner
+        placement = writer.model.createIfcLocalPlacement(storeys[room.storey].ObjectPlacement,
+                                                         writer.axis((x0, (y0 + y1) / 2, 0.0)))
+        body = writer.body_rep([writer.box_solid((x1 - x0, y1 - y0, CLEAR_HEIGHT))])
+        space = writer.product("IfcSpace", new_guid(), room.name, placement, body, "INTERNAL")
+        space.LongName = "Stair hall" if room.stair else "Office"
+        space.CompositionType = "ELEMENT"
+        spaces[room.storey].append(space)
+    return spaces
