@@ -65,6 +65,9 @@ def parse_manifest(data: dict, source: str = "capture.json") -> CaptureManifest:
     frames = []
     for index, frame in enumerate(data["frames"]):
         where = f"{source}: frame {index} ({frame['file']})"
+        parts = frame["file"].split("/")
+        if frame["file"].startswith("/") or ".." in parts or "" in parts:
+            raise CaptureError(f"{where}: a frame file must be a relative path inside the capture directory")
         pose = frame["pose_prior"]
         values = [*pose["position"], pose["yaw"], pose.get("pitch", 0.0), pose.get("roll", 0.0)]
         if not all(math.isfinite(v) for v in values):

@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from the environment, then ``config``; bind extensions and CLI."""
     from webapp.cli import register_commands
     from webapp.config import Config
+    from webapp.api import bp as api_bp
     from webapp.extensions import db, migrate
     from webapp.health import bp as health_bp
 
@@ -32,4 +33,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     register_commands(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
     return app

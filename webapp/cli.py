@@ -153,8 +153,10 @@ def simulate_capture_command(project_name, date, storey, frames, seed, width, po
 @click.option("--epochs", type=click.IntRange(1, 10000), default=None, help="Override the configuration's epochs.")
 @click.option("--images", type=click.IntRange(10, 10_000_000), default=None, help="Training images to render.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--start-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue training these weights on freshly rendered data.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def train_detector_command(out, config, epochs, images, seed, as_json) -> None:
+def train_detector_command(out, config, epochs, images, seed, start_from, as_json) -> None:
     """Render training tiles of generated buildings and train the YOLO detector from scratch."""
     from vision.detect import BUNDLED_WEIGHTS
     from vision.train import CONFIGS, train_detector
@@ -162,7 +164,7 @@ def train_detector_command(out, config, epochs, images, seed, as_json) -> None:
     total = images or CONFIGS[config]["images"]
     with progress_bar(total, "rendering tiles") as update:
         result = train_detector(out or BUNDLED_WEIGHTS, config=config, images=images, epochs=epochs, seed=seed,
-                                progress=update)
+                                start_from=start_from, progress=update)
     emit(result.as_dict(), as_json, f"{result.weights}: mAP50 {result.map50_all:.3f} on the held-out layout "
                                     f"after {result.seconds / 60:.0f} min")
 
@@ -427,6 +429,98 @@ def alerts_subscribe_command(project_name, email, phone, name, trade, storey, as
          f"recipient {recipient.id} subscribed to {project.name}")
 
 
+@click.group("user")
+def user_group() -> None:
+    """Dashboard users."""
+
+
+@user_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default=None)
+@click.option("--project", "project_name", default=None, help="Give the user a role on this project.")
+@click.option("--role", type=click.Choice(["viewer", "manager", "admin"]), default="viewer", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def user_create_command(email, password, name, project_name, role, as_json) -> None:
+    """Create a user (with a hashed password), optionally with a role on a project."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Membership, User
+    from webapp.services.twins import NotFound, get_project
+
+    ensure_database()
+    if len(password) < 8:
+        fail("a password needs at least 8 characters")
+    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        user = User(email=email.lower(), name=name)
+        db.session.add(user)
+    user.set_password(password)
+    db.session.flush()
+    if project_name:
+        try:
+            project = get_project(db.session, project_name)
+        except NotFound as error:
+            fail(str(error))
+        membership = db.session.get(Membership, (user.id, project.id)) or Membership(user_id=user.id,
+                                                                                     project_id=project.id)
+        membership.role = role
+        db.session.add(membership)
+    db.session.commit()
+    emit({"id": user.id, "email": user.email, "project": project_name, "role": role if project_name else None},
+         as_json, f"user {user.email}" + (f" is {role} on {project_name}" if project_name else ""))
+
+
+@click.group("token")
+def token_group() -> None:
+    """API tokens of camera devices (one project each)."""
+
+
+@token_group.command("create")
+@click.option("--project", "project_name", required=True)
+@click.option("--name", required=True, help="The device, e.g. helmet-cam-07.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def token_create_command(project_name, name, as_json) -> None:
+    """Issue a token; its secret is shown once and stored only as a hash."""
+    from webapp.extensions import db
+    from webapp.models import ApiToken
+    from webapp.services.twins import NotFound, get_project
+
+    ensure_database()
+    try:
+        project = get_project(db.session, project_name)
+    except NotFound as error:
+        fail(str(error))
+    token, secret = ApiToken.issue(project.id, name)
+    db.session.add(token)
+    db.session.commit()
+    emit({"id": token.id, "project": project.name, "name": name, "token": secret}, as_json,
+         f"token {token.id} for {name} on {project.name}: {secret}  (shown once)")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def token_revoke_command(token_id: int, as_json: bool) -> None:
+    """Revoke a token: the device can no longer upload."""
+    import datetime as dt
+
+    from webapp.extensions import db
+    from webapp.models import ApiToken
+
+    ensure_database()
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        fail(f"no token {token_id}")
+    token.revoked_at = token.revoked_at or dt.datetime.now(dt.UTC)
+    db.session.commit()
+    emit({"id": token.id, "revoked_at": token.revoked_at.isoformat()}, as_json, f"token {token.id} revoked")
+
+
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
@@ -442,7 +536,7 @@ def scheduler_command() -> None:
 
 COMMANDS: list[Callable] = [ingest_command, generate_building_command, simulate_capture_command,
                             train_detector_command, process_command, evaluate_command, schedule_group,
-                            progress_command, alerts_group, scheduler_command]
+                            progress_command, alerts_group, scheduler_command, user_group, token_group]
 
 
 def register_commands(app: Flask) -> None:

@@ -30,6 +30,11 @@ class Config:
         # Apply pending migrations before a CLI command touches the database.
         self.SITETWIN_AUTO_MIGRATE = os.environ.get("SITETWIN_AUTO_MIGRATE", "1") not in {"0", "false", "no"}
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Uploads: frame size and pixel limits (decompression bombs), background jobs.
+        self.SITETWIN_MAX_FRAME_BYTES = int(os.environ.get("SITETWIN_MAX_FRAME_BYTES", str(40 * 1024 * 1024)))
+        self.MAX_CONTENT_LENGTH = self.SITETWIN_MAX_FRAME_BYTES + 64 * 1024
+        self.SITETWIN_MAX_FRAME_PIXELS = int(os.environ.get("SITETWIN_MAX_FRAME_PIXELS", str(8192 * 4096)))
+        self.SITETWIN_JOBS = os.environ.get("SITETWIN_JOBS", "thread")
         # Links in alerts point here (the dashboard's public address).
         self.SITETWIN_BASE_URL = os.environ.get("SITETWIN_BASE_URL", "http://localhost:5000")
         # The daily slip check, a crontab line in each project's time zone; outbox delivery period.

@@ -1,0 +1,59 @@
+"""The bundled detector: loading checks its classes, and it finds what the id image says is there."""
+
+import numpy as np
+import pytest
+
+from twin import taxonomy
+from vision.detect import BUNDLED_WEIGHTS, DetectorError, detect_frame, load_detector
+from vision.pose import Pose
+from vision.render import Appearance, render_equirect
+from vision.tiles import region_iou
+
+pytestmark = pytest.mark.slow
+
+
+def test_weights_whose_classes_differ_are_refused_when_loading(tmp_path):
+    from ultralytics import YOLO
+
+    from vision.train import model_yaml
+
+    untrained = YOLO(str(model_yaml("n", tmp_path)))  # classes named 0..17, not SiteTwin's labels
+    path = tmp_path / "other.pt"
+    untrained.save(str(path))
+    with pytest.raises(DetectorError, match="do not match"):
+        load_detector(path)
+
+
+def test_missing_weights_are_a_clear_error(tmp_path):
+    with pytest.raises(DetectorError, match="no detector weights"):
+        load_detector(tmp_path / "none.pt")
+
+
+@pytest.fixture(scope="module")
+def detector():
+    if not BUNDLED_WEIGHTS.exists():
+        pytest.fail(f"{BUNDLED_WEIGHTS} is missing: the package ships its detector")
+    return load_detector()
+
+
+def test_a_fresh_render_is_detected_where_the_id_image_says(sample, detector):
+    _, twin, scene, _ = sample
+    state = scene.full_state()
+    found = expected = 0
+    for k, pose in enumerate([Pose(9.0, 3.0, 1.7, yaw=0.4), Pose(3.0, 5.0, 1.7, yaw=2.0)]):
+        render = render_equirect(scene, pose, 1024, state, Appearance.randomised(100 + k))
+        detections = detect_frame(render.rgb, detector)
+        for row in np.unique(render.element[render.element >= 0]):
+            cls = twin.elements[row].tracked_class
+            mask = render.element == row
+            if cls not in ("window", "door", "column") or mask.sum() < 1500:
+                continue
+            ys, xs = np.nonzero(mask)
+            box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float)
+            expected += 1
+            label = taxonomy.LABEL_OF[(cls, 1)]
+            found += any(d.label == label and region_iou(np.array(d.region), box, 1024) > 0.3 for d in detections)
+    assert expected >= 5
+    # Floor measured with the bundled CPU-trained weights (docs/detector.md): it finds at least a
+    # third of the large doors, windows and columns a fresh render shows.
+    assert found / expected >= 0.33

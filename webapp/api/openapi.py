@@ -1,0 +1,77 @@
+"""The OpenAPI 3 description of the upload API (served at ``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from vision.capture import SCHEMA_PATH
+
+_ERROR = {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+@cache
+def openapi_document() -> dict:
+    manifest = json.loads(SCHEMA_PATH.read_text())
+    pose = manifest.pop("$defs")["pose"]
+    manifest = json.loads(json.dumps(manifest).replace("#/$defs/pose", "#/components/schemas/Pose"))
+    for key in ("$schema", "$id"):
+        manifest.pop(key, None)
+    status = {"type": "object", "required": ["id", "capture_id", "state", "frames_expected", "frames_received"],
+              "properties": {"id": {"type": "integer"}, "capture_id": {"type": "string"},
+                             "state": {"type": "string", "enum": ["uploading", "queued", "processing", "processed",
+                                                                  "failed"]},
+                             "progress": {"type": "number"}, "frames_expected": {"type": "integer"},
+                             "frames_received": {"type": "integer"},
+                             "missing": {"type": "array", "items": {"type": "integer"}},
+                             "error": {"type": ["string", "null"]}, "stats": {"type": "object"}}}
+    capture_id = {"name": "capture_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    refusals = {code: _ERROR for code in ("400", "401", "403", "404", "409", "413", "415")}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "SiteTwin upload API", "version": "1",
+                 "description": "Cameras upload 360° walks: create a capture from its manifest (docs/capture-format.md), "
+                                "PUT each frame (idempotent: a retry with the same bytes changes nothing), then "
+                                "finalise to queue processing. Authenticate with a project's API token."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/captures": {"post": {
+                "summary": "Create a capture from its manifest (or get it back on retry)",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Manifest"}}}},
+                "responses": {"201": {"description": "Created", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}},
+                              "200": {"description": "Already there (a retry)", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}}, **refusals}}},
+            "/captures/{capture_id}": {"get": {
+                "summary": "Capture status and processing progress", "parameters": [capture_id],
+                "responses": {"200": {"description": "Status", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}}, **refusals}}},
+            "/captures/{capture_id}/frames/{index}": {"put": {
+                "summary": "Upload frame `index` of the manifest (JPEG or PNG, 2:1)",
+                "parameters": [capture_id, {"name": "index", "in": "path", "required": True,
+                                            "schema": {"type": "integer", "minimum": 0}}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"201": {"description": "Stored", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/FrameStored"}}}},
+                              "200": {"description": "Already stored (a retry)", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/FrameStored"}}}}, **refusals}}},
+            "/captures/{capture_id}/finalise": {"post": {
+                "summary": "All frames are in: queue processing", "parameters": [capture_id],
+                "responses": {"202": {"description": "Queued", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}}, **refusals}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Manifest": manifest, "Pose": pose, "CaptureStatus": status,
+                "FrameStored": {"type": "object", "required": ["index", "sha256", "duplicate"],
+                                "properties": {"index": {"type": "integer"}, "sha256": {"type": "string"},
+                                               "duplicate": {"type": "boolean"}}},
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            },
+        },
+    }

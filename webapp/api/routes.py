@@ -1,0 +1,64 @@
+"""Upload API views: parse the request, call the upload service, return JSON."""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webapp.api import bp
+from webapp.api.auth import error, token_required
+from webapp.api.openapi import openapi_document
+from webapp.extensions import db
+from webapp.services import uploads
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc):
+    return error(413, f"request larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes")
+
+
+@bp.errorhandler(uploads.UploadError)
+def upload_error(exc: uploads.UploadError):
+    return error(exc.status, str(exc), **exc.extra)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/captures")
+@token_required
+def create_capture():
+    manifest = request.get_json(silent=True)
+    if not isinstance(manifest, dict):
+        return error(400, "the body must be a capture manifest (JSON object), see docs/capture-format.md")
+    capture, created = uploads.create_capture(db.session, current_app.config, g.project_id, manifest)
+    body = uploads.capture_status(current_app.config, capture)
+    return jsonify(body), 201 if created else 200
+
+
+@bp.get("/captures/<int:capture_id>")
+@token_required
+def get_capture(capture_id: int):
+    capture = uploads.project_capture(db.session, g.project_id, capture_id)
+    return jsonify(uploads.capture_status(current_app.config, capture))
+
+
+@bp.put("/captures/<int:capture_id>/frames/<int:index>")
+@token_required
+def put_frame(capture_id: int, index: int):
+    capture = uploads.project_capture(db.session, g.project_id, capture_id)
+    upload = request.files.get("file")
+    if upload is None:
+        return error(400, "send the frame as multipart/form-data in a field named 'file'")
+    stored, duplicate = uploads.store_frame(current_app.config, capture, index, upload.stream)
+    return jsonify({"index": index, "sha256": stored, "duplicate": duplicate}), 200 if duplicate else 201
+
+
+@bp.post("/captures/<int:capture_id>/finalise")
+@token_required
+def finalise(capture_id: int):
+    capture = uploads.project_capture(db.session, g.project_id, capture_id)
+    uploads.finalise(db.session, current_app.config, capture)
+    return jsonify(uploads.capture_status(current_app.config, capture)), 202
