@@ -86,8 +86,6 @@ def measure(path: Path, threads: int, repeat: int) -> dict:
 def write_section(results: list[dict], threads: int, repeat: int) -> None:
     largest = {r["file"] for r in sorted(results, key=lambda r: -r["mb"])[:3]}
     lines = [
-        "## Ingest (`bench/ingest.py`)",
-        "",
         f"`sitetwin ingest` against a bare `ifcopenshell.geom.iterator` over every IfcElement, {threads} "
         f"threads, median of {repeat} runs, both as fresh processes (start-up included). Target: "
         f"≤ {TARGET}× on the three largest files (marked *). In-process: opening the file and draining "
@@ -115,18 +113,10 @@ def write_section(results: list[dict], threads: int, repeat: int) -> None:
         "and reading property sets lazily instead of at ingest.",
         "",
         f"Reproduce: `.venv/bin/python bench/ingest.py --repeat {repeat} --write`",
-        "",
     ]
-    section = "\n".join(lines)
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n\nEvery figure here is measured by a script in `bench/`.\n\n"
-    start = text.find("## Ingest (")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text)
+    from bench_doc import write_section
+
+    write_section("Ingest (`bench/ingest.py`)", lines)
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""Total per-frame processing time against bare YOLO inference on the same tiles, in one run.
+
+A simulated walk of a generated building is processed with ``sitetwin process`` machinery
+(detect, register with pose refinement, observe, fuse, store in SQLite); the floor is bare YOLO
+inference on the same frames' tiles. Target: ≤ 1.5×.
+
+    .venv/bin/python bench/process.py [--frames 8] [--width 1024] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from twin.generate import generate_building  # noqa: E402
+from vision.detect import infer_tiles, load_detector  # noqa: E402
+from vision.tiles import cut_tiles  # noqa: E402
+
+TARGET = 1.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    from webapp import create_app
+    from webapp.db import upgrade_to_head
+    from webapp.extensions import db
+    from webapp.services.ingest import ingest_model
+    from webapp.services.processing import process_capture
+    from webapp.services.simulation import simulate_project_capture
+
+    detector = load_detector()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'b.sqlite3'}", "SITETWIN_DATA_DIR": str(tmp)})
+        with app.app_context():
+            upgrade_to_head()
+            generate_building(tmp / "b.ifc", storeys=2, bays=(3, 2), seed=9)
+            ingest_model(db.session, tmp / "b.ifc", "bench", tmp)
+            simulate_project_capture(db.session, tmp, "bench", dt.date(2027, 2, 20), tmp / "walk", frames=args.frames,
+                                     width=args.width, seed=3)
+            frames = [cv2.imread(str(p))[..., ::-1] for p in sorted((tmp / "walk" / "frames").glob("*.jpg"))]
+            infer_tiles(cut_tiles(frames[0], detector.tile_size), detector)  # warm-up
+            start = time.perf_counter()
+            for frame in frames:
+                infer_tiles(cut_tiles(frame, detector.tile_size), detector)
+            bare = (time.perf_counter() - start) / len(frames)
+            result = process_capture(db.session, tmp, "bench", tmp / "walk", detector)
+            db.session.remove()
+            db.engine.dispose()
+    per_frame = result.seconds / result.frames
+    out = {"frames": result.frames, "width": args.width, "bare_inference_s": round(bare, 3),
+           "process_per_frame_s": round(per_frame, 3), "ratio": round(per_frame / bare, 2), "timing": result.timing}
+    if args.write:
+        from bench_doc import write_section
+
+        write_section("Processing (`bench/process.py`)", [
+            f"`process_capture` on a simulated walk ({result.frames} frames, {args.width} px, CPU): "
+            f"**{per_frame:.2f} s per frame** against bare YOLO inference on the same tiles "
+            f"({bare:.2f} s): **{out['ratio']}×** (target ≤ {TARGET}×). Per stage, seconds per frame: "
+            + ", ".join(f"{k} {v}" for k, v in result.timing.items()) + ".",
+            "", f"Reproduce: `.venv/bin/python bench/process.py --frames {args.frames} --write`"])
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
