@@ -9,7 +9,7 @@ HEADER = "# Benchmarks\n\nEvery figure here is measured by a script in `bench/`.
 
 
 def write_section(title: str, lines: list[str]) -> None:
-    section = "\n".join([f"## {title}", "", *lines, ""])
+    section = "\n".join([f"## {title}", "", *lines, "", ""])
     text = DOC.read_text() if DOC.exists() else HEADER
     start = text.find(f"## {title}")
     if start >= 0:
