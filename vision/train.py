@@ -66,8 +66,12 @@ def per_class_map50(metrics) -> dict[str, float]:
 
 def train_detector(out: Path, config: str = "cpu", images: int | None = None, epochs: int | None = None,
                    seed: int = 0, train_layouts: tuple[Layout, ...] = TRAIN_LAYOUTS,
-                   val_layouts: tuple[Layout, ...] = HELD_OUT_LAYOUTS, progress=None) -> TrainResult:
-    """Render data, train, validate on the held-out layout, and copy the best weights to ``out``."""
+                   val_layouts: tuple[Layout, ...] = HELD_OUT_LAYOUTS, start_from: Path | None = None,
+                   progress=None) -> TrainResult:
+    """Render data, train, validate on the held-out layout, and copy the best weights to ``out``.
+
+    start_from: weights to continue from (fresh data is rendered with ``seed``); default: from scratch.
+    """
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics import YOLO
 
@@ -85,16 +89,19 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
     render_dataset(data_root / "val", val_layouts, max(settings["images"] // 5, 50), settings["size"],
                    seed=seed + 1000, work_dir=work)
     data = write_data_yaml(data_root)
-    model = YOLO(str(model_yaml(settings["scale"], work)))
+    model = YOLO(str(start_from)) if start_from else YOLO(str(model_yaml(settings["scale"], work)))
     model.train(data=str(data), epochs=settings["epochs"], imgsz=settings["size"], batch=settings["batch"],
                 device=settings["device"], workers=2, seed=seed, deterministic=True, plots=False, amp=False,
                 project=str(work / "runs"), name="train", exist_ok=True, pretrained=False, verbose=False,
-                mosaic=0.5, fliplr=0.5, hsv_h=0.02, close_mosaic=5, patience=1000)
+                mosaic=0.5, fliplr=0.5, hsv_h=0.02, close_mosaic=5, patience=1000,
+                **({"lr0": 0.004, "warmup_epochs": 0} if start_from else {}))
     best = work / "runs" / "train" / "weights" / "best.pt"
     metrics = YOLO(str(best)).val(data=str(data), imgsz=settings["size"], batch=settings["batch"],
                                   device=settings["device"], plots=False, verbose=False, split="val")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best, out)
+    if start_from:
+        settings["start_from"] = str(start_from)
     result = TrainResult(out, settings, round(time.perf_counter() - started, 1), counts, per_class_map50(metrics),
                          round(float(metrics.box.map50), 3))
     out.with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=1))
