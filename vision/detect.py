@@ -69,6 +69,17 @@ class Detector:
     device: str = "cpu"
 
 
+def quiet_ultralytics() -> None:
+    """Send ultralytics' log to stderr: stdout belongs to the CLI's one JSON object."""
+    import sys
+
+    from ultralytics.utils import LOGGER
+
+    for handler in LOGGER.handlers:
+        if getattr(handler, "stream", None) is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
 def weights_path() -> Path:
     return Path(os.environ.get("SITETWIN_DETECTOR") or BUNDLED_WEIGHTS)
 
@@ -82,6 +93,7 @@ def load_detector(path: str | os.PathLike | None = None, tile_size: int | None =
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics import YOLO
 
+    quiet_ultralytics()
     model = YOLO(str(path), task="detect")
     names = model.names
     names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)

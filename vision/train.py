@@ -38,7 +38,9 @@ class TrainResult:
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        data["weights"] = str(self.weights)
+        data["weights"] = self.weights.name  # the card travels with the weights: no absolute paths
+        if "start_from" in data["config"]:
+            data["config"]["start_from"] = Path(data["config"]["start_from"]).name
         return data
 
 
@@ -75,6 +77,9 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics import YOLO
 
+    from vision.detect import quiet_ultralytics
+
+    quiet_ultralytics()
     settings = dict(CONFIGS[config])
     if images:
         settings["images"] = images
