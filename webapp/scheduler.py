@@ -52,21 +52,22 @@ def deliver_job() -> None:
 
 
 def sync_projects_job() -> None:
-    """Add (or update) the slip check of every project; the scheduler module-level instance does it."""
+    """Add (or update) the slip check of every project, in the running scheduler."""
     if _scheduler is not None:
-        schedule_projects(_scheduler)
+        schedule_projects(_scheduler, _app())
 
 
 _scheduler = None
 
 
-def schedule_projects(scheduler) -> int:
+def schedule_projects(scheduler, app: Flask) -> int:
+    """One slip-check job per project of ``app``'s database, at its cron time in its time zone."""
     from apscheduler.triggers.cron import CronTrigger
 
     from webapp.extensions import db
     from webapp.models import Project
 
-    with _app().app_context():
+    with app.app_context():
         cron = current_app.config["SITETWIN_ALERT_CRON"]
         projects = db.session.execute(select(Project.id, Project.name, Project.timezone)).all()
         db.session.remove()
@@ -87,7 +88,7 @@ def build_scheduler(app: Flask, blocking: bool = True):
     store = SQLAlchemyJobStore(url=app.config["SQLALCHEMY_DATABASE_URI"], tablename=JOBSTORE_TABLE)
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(jobstores={"default": store}, timezone="UTC")
-    schedule_projects(scheduler)
+    schedule_projects(scheduler, app)
     scheduler.add_job(deliver_job, "interval", seconds=int(app.config["SITETWIN_OUTBOX_SECONDS"]), id="outbox",
                       replace_existing=True, coalesce=True, max_instances=1)
     scheduler.add_job(sync_projects_job, "interval", minutes=5, id="sync-projects", replace_existing=True,

@@ -65,3 +65,23 @@ def test_a_task_half_done_at_three_quarters_of_its_window_is_behind():
     assert result.slip_days == 2.0  # the plan reached 50 % at the end of 4 January
     assert result.status == "behind"
     assert result.forecast_finish == D(2027, 1, 13)  # 30 % in 4 days: the other 50 % takes 6.7 days
+
+
+def test_quantities_come_from_quantity_sets_else_from_boxes():
+    from twin.quantities import task_quantities
+
+    with_sets = {"A": ({"BaseQuantities.NetVolume": 2.0, "BaseQuantities.GrossVolume": 3.0}, [0, 0, 0, 1, 1, 1]),
+                 "B": ({"Qto_WallBaseQuantities.NetVolume": 6.0}, [0, 0, 0, 1, 1, 1])}
+    assert task_quantities(with_sets, "volume") == {"A": 2.0, "B": 6.0}
+    mixed = {"A": ({"BaseQuantities.NetVolume": 2.0}, [0, 0, 0, 4, 0.2, 3]), "B": ({}, [0, 0, 0, 2, 0.2, 3])}
+    # One element lacks the quantity: both use their boxes, so the weights share a unit.
+    assert task_quantities(mixed, "area") == {"A": 12.0, "B": 6.0}
+    assert task_quantities(mixed, "length") == {"A": 4.0, "B": 3.0}
+
+
+def test_a_quantity_weighted_task_counts_big_elements_more():
+    stages = {"BIG": ("wall", 3), "SMALL": ("wall", 0)}
+    by_count = task_progress("T", D(2027, 1, 1), D(2027, 1, 10), ["BIG", "SMALL"], stages, D(2027, 1, 5))
+    by_area = task_progress("T", D(2027, 1, 1), D(2027, 1, 10), ["BIG", "SMALL"], stages, D(2027, 1, 5),
+                            quantities={"BIG": 30.0, "SMALL": 10.0})
+    assert by_count.actual == 0.5 and by_area.actual == 0.75

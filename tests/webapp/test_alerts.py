@@ -207,3 +207,27 @@ def test_two_scheduler_processes_on_one_postgresql_send_each_alert_once(app, run
     assert len(smtp.messages) == alerts * 2
     recipients = sorted((m["To"], m["Subject"]) for m in smtp.messages)
     assert len(set(recipients)) == len(recipients)
+
+
+def test_the_scheduler_keeps_a_daily_check_per_project_in_its_time_zone(app, db_session, site):
+    from apscheduler.triggers.cron import CronTrigger
+
+    from webapp.models import Project
+    from webapp.scheduler import build_scheduler
+
+    db_session.execute(Project.__table__.update().values(timezone="Europe/Amsterdam"))
+    db_session.commit()
+    scheduler = build_scheduler(app, blocking=False)
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        check = jobs["slip-check-1"]
+        assert isinstance(check.trigger, CronTrigger) and str(check.trigger.timezone) == "Europe/Amsterdam"
+        assert check.args == ("p",) and "outbox" in jobs
+    finally:
+        scheduler.shutdown(wait=False)
+    # The jobs live in the application database: a restarted scheduler finds them there.
+    from sqlalchemy import text
+
+    stored = db_session.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
+    assert {"slip-check-1", "outbox", "sync-projects"} <= set(stored)

@@ -71,3 +71,21 @@ def test_progress_before_anything_is_seen_is_all_behind_plan(runner, project):
     structure = next(t for t in report["tasks"] if t["name"].startswith("structure"))
     assert structure["status"] == "behind" and structure["forecast_finish"] is None
     assert report["s_curve"][-1]["date"] == "2027-02-15"
+
+
+def test_a_volume_weighted_task_uses_the_elements_boxes(runner, db_session, project, tmp_path):
+    from webapp.models import Element, ElementStatus, Project
+
+    slabs = db_session.execute(select(Element.global_id).where(Element.ifc_class == "IfcSlab")).scalars().all()
+    columns = db_session.execute(select(Element.global_id).where(Element.ifc_class == "IfcColumn")).scalars().all()
+    plan = tmp_path / "plan.csv"
+    plan.write_text("id,name,planned_start,planned_finish,elements,weight_basis\n"
+                    f"S,Structure,2027-01-04,2027-01-29,{';'.join(slabs + columns)},volume\n")
+    assert runner.invoke(args=["schedule", "import", str(plan), "--project", "p"]).exit_code == 0
+    project_id = db_session.scalar(select(Project.id).where(Project.name == "p"))
+    for gid in slabs:  # the slabs (most of the concrete) are in, the columns not
+        db_session.add(ElementStatus(project_id=project_id, global_id=gid, stage=1, probability=0.9))
+    db_session.commit()
+    report = json.loads(runner.invoke(args=["progress", "--project", "p", "--date", "2027-01-15", "--json"]).stdout)
+    share_by_count = 100 * len(slabs) / (len(slabs) + len(columns))
+    assert report["tasks"][0]["actual_pct"] > share_by_count + 20

@@ -3,7 +3,7 @@
 Columns: ``id, name, planned_start, planned_finish, elements`` (ISO dates; elements: GlobalIds
 separated by ``;``, or ``selector:`` and an ``ifcopenshell.util.selector`` query), and optionally
 ``parent, trade, predecessors`` (ids separated by ``;``, each optionally ``id:SS+2`` for a relation
-and a lag in days), ``actual_start, actual_finish``. Malformed cells are reported per row and
+and a lag in days), ``actual_start, actual_finish``, ``weight_basis`` (count, area, volume, length). Malformed cells are reported per row and
 column, not guessed.
 """
 
@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from twin.schedule.mspdi import parse_links_text
-from twin.schedule.model import RELATIONS, ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
+from twin.schedule.model import RELATIONS, WEIGHT_BASES, ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
 
 REQUIRED = ("id", "name", "planned_start", "planned_finish", "elements")
 _PREDECESSOR = re.compile(r"^\s*(?P<id>[^:]+?)\s*(?::\s*(?P<rel>FS|SS|FF|SF)?\s*(?P<lag>[+-]\s*\d+(?:\.\d+)?)?)?\s*$")
@@ -54,6 +54,10 @@ def read_csv(path: str | Path) -> Schedule:
         for line, row in enumerate(reader, start=2):
             task_id = (row.get("id") or "").strip() or f"(line {line})"
             elements, selectors = parse_links_text(row.get("elements"))
+            basis = (row.get("weight_basis") or "count").strip().lower()
+            if basis not in WEIGHT_BASES:
+                problems.append(ImportProblem(task_id, "weight_basis", f"{basis!r} is not one of {', '.join(WEIGHT_BASES)}"))
+                basis = "count"
             tasks.append(Task(
                 id=task_id, name=(row.get("name") or "").strip() or task_id,
                 planned_start=_date(row["planned_start"], task_id, "planned_start", problems),
@@ -63,7 +67,7 @@ def read_csv(path: str | Path) -> Schedule:
                 predecessors=parse_predecessors(row.get("predecessors") or "", task_id, problems),
                 actual_start=_date(row.get("actual_start") or "", task_id, "actual_start", problems),
                 actual_finish=_date(row.get("actual_finish") or "", task_id, "actual_finish", problems),
-                elements=elements, selectors=selectors,
+                elements=elements, selectors=selectors, weight_basis=basis,
             ))
     if problems:
         raise ScheduleImportError(str(path), problems)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
 from twin.progress import PlannedWork, percent_complete, rollup, s_curve, task_progress
+from twin.quantities import task_quantities
 from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
 from webapp.models import (
     Element,
@@ -113,6 +114,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
                                    .where(Element.revision_id == revision.id)).all()
     tracked = {gid: cls for gid, cls, _ in element_rows}
     storey_of = {gid: storey for gid, _, storey in element_rows}
+    quantities = _quantities(session, revision.id, version)
     stage_now = dict(session.execute(select(ElementStatus.global_id, ElementStatus.stage).where(
         ElementStatus.project_id == project.id)).all())
     stages = {gid: (tracked.get(gid), stage_now.get(gid, 0)) for gid in tracked}
@@ -126,9 +128,10 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     by_storey, by_trade = defaultdict(list), defaultdict(list)
     for task in tasks:
         elements = links[task.id]
-        task_history = [(day, percent_complete(elements, snapshot)) for day, snapshot in history]
+        task_history = [(day, percent_complete(elements, snapshot, quantities.get(task.id)))
+                        for day, snapshot in history]
         numbers = task_progress(task.key, task.planned_start, task.planned_finish, elements, stages, date,
-                                history=task_history)
+                                history=task_history, quantities=quantities.get(task.id))
         storeys = {storey_of.get(g) for g in elements}
         storey = storeys.pop() if len(storeys) == 1 else None
         report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade, "storey": storey,
@@ -156,6 +159,22 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         "s_curve": [{"date": d.isoformat(), "planned_pct": round(100 * p, 1), "actual_pct": round(100 * a, 1)}
                     for d, p, a in curve],
     }
+
+
+def _quantities(session: Session, revision_id: int, version: ScheduleVersion) -> dict[int, dict[str, float]]:
+    """Per quantity-weighted task (area, volume, length): GlobalId → quantity of its elements."""
+    weighted = {t.id: t.weight_basis for t in version.tasks if t.weight_basis and t.weight_basis != "count"}
+    if not weighted:
+        return {}
+    rows = session.execute(select(TaskElement.task_id, Element.global_id, Element.properties, Element.min_x,
+                                  Element.min_y, Element.min_z, Element.max_x, Element.max_y, Element.max_z)
+                           .join(Element, (Element.global_id == TaskElement.global_id)
+                                 & (Element.revision_id == revision_id))
+                           .where(TaskElement.task_id.in_(weighted))).all()
+    per_task: dict[int, dict] = defaultdict(dict)
+    for task_id, gid, properties, *box in rows:
+        per_task[task_id][gid] = (properties, box)
+    return {task_id: task_quantities(elements, weighted[task_id]) for task_id, elements in per_task.items()}
 
 
 def _history(session: Session, project_id: int, tracked: dict[str, str | None], until: dt.date
