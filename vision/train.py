@@ -97,7 +97,9 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
     model = YOLO(str(start_from)) if start_from else YOLO(str(model_yaml(settings["scale"], work)))
     model.train(data=str(data), epochs=settings["epochs"], imgsz=settings["size"], batch=settings["batch"],
                 device=settings["device"], workers=2, seed=seed, deterministic=True, plots=False, amp=False,
-                project=str(work / "runs"), name="train", exist_ok=True, pretrained=False, verbose=False,
+                project=str(work / "runs"), name="train", exist_ok=True, verbose=False,
+                # From a .pt, the trainer rebuilds the model and loads these weights only if asked.
+                pretrained=str(start_from) if start_from else False,
                 mosaic=0.5, fliplr=0.5, hsv_h=0.02, close_mosaic=5, patience=1000,
                 **({"lr0": 0.004, "warmup_epochs": 0} if start_from else {}))
     best = work / "runs" / "train" / "weights" / "best.pt"
