@@ -1,0 +1,145 @@
+"""Commands about captures: simulate, process, evaluate, and train the detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from webapp.cli.common import emit, ensure_database, fail, progress_bar
+
+
+@click.command("simulate-capture")
+@click.option("--project", "project_name", required=True)
+@click.option("--date", "date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Walk date (YYYY-MM-DD).")
+@click.option("--storey", default=None, help="Storey name or GlobalId (default: the lowest).")
+@click.option("--frames", default=10, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--width", default=2048, show_default=True, type=click.IntRange(64, 8192))
+@click.option("--pose-noise", nargs=2, type=float, default=(0.3, 5.0), show_default=True,
+              metavar="METRES DEGREES", help="Pose-prior error: position σ and yaw σ.")
+@click.option("--slip-sigma", default=3.0, show_default=True, help="Random task slip σ, days.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def simulate_capture_command(project_name, date, storey, frames, seed, width, pose_noise, slip_sigma, out_dir,
+                             as_json) -> None:
+    """Simulate a helmet-camera walk of a project's twin as built on DATE (with ground truth)."""
+    from webapp.extensions import db
+    from webapp.services.simulation import simulate_project_capture
+    from webapp.services.twins import NotFound
+
+    ensure_database()
+    try:
+        result = simulate_project_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name,
+                                          date.date(), out_dir, storey=storey, frames=frames, seed=seed, width=width,
+                                          pose_noise=pose_noise, slip_sigma=slip_sigma)
+    except (NotFound, ValueError) as error:
+        fail(str(error))
+    emit(result, as_json, f"{out_dir}: {result['frames']} frames on {result['storey']!r}, "
+                          f"{result['path_length_m']:.1f} m walked")
+
+
+@click.command("train-detector")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Weights file (default: the bundled vision/weights/sitetwin-det.pt).")
+@click.option("--config", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 10000), default=None, help="Override the configuration's epochs.")
+@click.option("--images", type=click.IntRange(10, 10_000_000), default=None, help="Training images to render.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--start-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue training these weights on freshly rendered data.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def train_detector_command(out, config, epochs, images, seed, start_from, as_json) -> None:
+    """Render training tiles of generated buildings and train the YOLO detector from scratch."""
+    from vision.detect import BUNDLED_WEIGHTS
+    from vision.train import CONFIGS, train_detector
+
+    total = images or CONFIGS[config]["images"]
+    with progress_bar(total, "rendering tiles") as update:
+        result = train_detector(out or BUNDLED_WEIGHTS, config=config, images=images, epochs=epochs, seed=seed,
+                                start_from=start_from, progress=update)
+    emit(result.as_dict(), as_json, f"{result.weights}: mAP50 {result.map50_all:.3f} on the held-out layout "
+                                    f"after {result.seconds / 60:.0f} min")
+
+
+@click.command("process")
+@click.argument("capture_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--project", "project_name", required=True)
+@click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_json: bool) -> None:
+    """Detect, register, observe and fuse a capture directory (the upload format)."""
+    from vision.capture import CaptureError
+    from vision.detect import DetectorError, load_detector
+    from webapp.extensions import db
+    from webapp.services.processing import process_capture
+    from webapp.services.twins import NotFound
+
+    ensure_database()
+    try:
+        detector = load_detector()
+        with progress_bar(None, f"processing {capture_dir.name}") as update:
+            result = process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name, capture_dir,
+                                     detector, refine=not no_refine, progress=update)
+    except (CaptureError, NotFound, DetectorError) as error:
+        fail(str(error))
+    if not result.unchanged:
+        _check_after_capture(project_name)
+    if result.unchanged:
+        text = f"{capture_dir}: capture {result.capture!r} already processed; nothing changed"
+    else:
+        text = (f"{capture_dir}: {result.frames} frames, observations {result.observations}, "
+                f"{result.status_changes} status changes in {result.seconds:.1f} s")
+    emit(result.as_dict(), as_json, text)
+
+
+def _check_after_capture(project_name: str) -> None:
+    """A processed capture may open or resolve alerts: check now (projects with a schedule)."""
+    from twin.schedule import ScheduleImportError
+    from webapp.extensions import db
+    from webapp.services.alerts import check_alerts, deliver_outbox
+
+    try:
+        check_alerts(db.session, current_app.config, project_name)
+    except ScheduleImportError:  # no schedule yet: nothing to check against
+        return
+    deliver_outbox(db.session, current_app.config)
+
+
+@click.command("evaluate")
+@click.argument("model_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--walks", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--frames", default=8, show_default=True, type=click.IntRange(1, 1000), help="Frames per walk.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--pose-noise", nargs=2, type=float, default=(0.3, 5.0), show_default=True,
+              metavar="METRES DEGREES", help="Pose-prior error: position σ and yaw σ.")
+@click.option("--width", default=1024, show_default=True, type=click.IntRange(128, 8192),
+              help="Panorama width of the simulated frames.")
+@click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, as_json) -> None:
+    """Run the whole loop on simulated walks of MODEL_PATH and score it against ground truth."""
+    from twin.ifc import IfcReadError
+    from vision.detect import DetectorError, load_detector
+    from webapp.services.evaluation import evaluate_model
+
+    try:
+        detector = load_detector()
+        with progress_bar(walks, f"evaluating {model_path.name}") as update:
+            report = evaluate_model(model_path, detector, walks=walks, frames=frames, seed=seed,
+                                    pose_noise=tuple(pose_noise), width=width, refine=not no_refine, progress=update)
+    except (IfcReadError, DetectorError, ValueError) as error:
+        fail(str(error))
+    overall, pose = report["overall"], report["pose"]
+    lines = [f"{report['model']} ({report['schedule']} schedule, {report['frames']} frames): "
+             f"F1 {overall['f1']}, precision {overall['precision']}, recall {overall['recall']}, "
+             f"stage accuracy {overall['stage_accuracy']} over {overall['elements']} element-walks",
+             f"pose: prior median {pose['prior_median_cm']} cm → {pose['median_cm']} cm (p90 {pose['p90_cm']}), "
+             f"{pose['median_deg']}° (p90 {pose['p90_deg']}°)"]
+    lines += [f"  {cls:14s} P {m['precision']} R {m['recall']} F1 {m['f1']} stage {m['stage_accuracy']} "
+              f"n={m['samples']}" for cls, m in report["per_class"].items()]
+    emit(report, as_json, "\n".join(lines))
