@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from twin.schedule.mspdi import parse_links_text
-from twin.schedule.model import Predecessor, Schedule, Task
+from twin.schedule.model import ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
 
 ELEMENTS_UDF_LABEL = "IFC elements"
 _RELATION = {"PR_FS": "FS", "PR_SS": "SS", "PR_FF": "FF", "PR_SF": "SF"}
@@ -31,7 +31,8 @@ def read_xer(path: str | Path) -> Schedule:
     try:
         xer = Xer(text)
     except Exception as error:  # xerparser raises ValueError/CorruptXerFile/KeyError for bad files
-        raise ValueError(f"{path}: not a readable P6 XER file ({error})".replace("\n", "; ")) from error
+        message = f"not a readable P6 XER file ({error})".replace("\n", "; ")
+        raise ScheduleImportError(str(path), [ImportProblem(None, "format", message)]) from error
     tasks: list[Task] = []
     for node in xer.wbs_nodes.values():
         if node.is_proj_node:
