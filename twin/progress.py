@@ -7,9 +7,12 @@ planned start day to the end of its planned finish day.
 * **Percent complete** of a set of elements: the mean of each element's stage weight
   (:meth:`twin.taxonomy.TrackedClass.weight`; an untracked element counts 1 once built),
   weighted by a quantity (area, volume, length) when given, else by count.
-* **Planned percent** of a task on a date: linear over its planned window, end of day.
+* **Planned percent** of a task on a date: linear over its planned window, end of day; in
+  calendar days, or in working days (Monday to Friday, less holidays) with ``working_days=True``.
 * **Slip** by earned schedule: the date at which the planned curve reaches today's actual
   percent, against today. Positive: behind (days late); negative: ahead; 0 when on plan.
+  Always in calendar days, whichever curve.
+* **Roll-ups** (storey, trade, project): the weighted mean over the group's tasks' elements.
 * **Forecast finish**: from the production rate over the recent window of the progress history;
   never before the last observation; None while nothing is being produced.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,67 +52,98 @@ def percent_complete(elements: Iterable[str], stages: ElementStages,
     return done / total if total > 0 else 0.0
 
 
-def planned_percent(start: dt.date, finish: dt.date, date: dt.date) -> float:
-    """Share of a task's window elapsed by the end of ``date``."""
+#: The working week when ``working_days=True``: Monday to Friday (numpy's busday weekmask).
+WEEKMASK = "1111100"
+_EPS = 1e-9  # shares closer than this are equal
+
+
+def _working(day_ends: np.ndarray, start: dt.date, holidays: Sequence[dt.date]) -> np.ndarray:
+    """Working days from ``start`` to the end of each day in ``day_ends`` (datetime64[D])."""
+    begin = np.datetime64(start, "D")
+    ends = np.maximum(day_ends + 1, begin)
+    return np.busday_count(begin, ends, weekmask=WEEKMASK, holidays=list(holidays)).astype(float)
+
+
+def _shares(start: dt.date, finish: dt.date, day_ends: np.ndarray, working_days: bool,
+            holidays: Sequence[dt.date]) -> np.ndarray:
+    """Planned share of one window at the end of each day in ``day_ends`` (datetime64[D])."""
+    if working_days:
+        total = _working(np.array([np.datetime64(finish, "D")]), start, holidays)[0]
+        if total > 0:
+            return np.clip(_working(day_ends, start, holidays) / total, 0.0, 1.0)
     days = (finish - start).days + 1
-    elapsed = (date - start).days + 1
-    return float(min(max(elapsed / days, 0.0), 1.0))
+    elapsed = (day_ends - np.datetime64(start, "D")).astype(float) + 1.0
+    return np.clip(elapsed / days, 0.0, 1.0) if days > 0 else (elapsed > 0).astype(float)
+
+
+def planned_percent(start: dt.date, finish: dt.date, date: dt.date, working_days: bool = False,
+                    holidays: Sequence[dt.date] = ()) -> float:
+    """Share of a task's window elapsed by the end of ``date``, in [0, 1].
+
+    Linear in calendar days, or in working days (Monday to Friday, less ``holidays``) when
+    ``working_days``; a window without a working day falls back to calendar days."""
+    return float(_shares(start, finish, np.array([np.datetime64(date, "D")]), working_days, holidays)[0])
 
 
 @dataclass(frozen=True)
 class PlannedWork:
-    """A task's planned window and weight (its element count or quantity) for roll-ups."""
+    """A task's planned window (dates, inclusive) and weight (its element count or quantity)."""
 
     start: dt.date
     finish: dt.date
     weight: float = 1.0
 
 
-def planned_curve(work: Sequence[PlannedWork], date: dt.date) -> float:
-    """Weighted planned percent of several tasks on ``date``."""
-    total = sum(w.weight for w in work)
+def _curve(work: Sequence[PlannedWork], day_ends: np.ndarray, working_days: bool,
+           holidays: Sequence[dt.date]) -> np.ndarray:
+    weights = np.array([w.weight for w in work], dtype=float)
+    total = weights.sum()
     if total <= 0:
+        return np.zeros(len(day_ends))
+    shares = np.stack([_shares(w.start, w.finish, day_ends, working_days, holidays) for w in work])
+    return weights @ shares / total
+
+
+def planned_curve(work: Sequence[PlannedWork], date: dt.date, working_days: bool = False,
+                  holidays: Sequence[dt.date] = ()) -> float:
+    """Weighted planned share of several tasks at the end of ``date``, in [0, 1]."""
+    if not work:
         return 0.0
-    return sum(w.weight * planned_percent(w.start, w.finish, date) for w in work) / total
+    return float(_curve(work, np.array([np.datetime64(date, "D")]), working_days, holidays)[0])
 
 
-def earned_schedule_slip(work: Sequence[PlannedWork], actual: float, today: dt.date) -> float:
-    """Slip in days (positive: behind) by earned schedule, to a hundredth of a day.
+def earned_schedule_slip(work: Sequence[PlannedWork], actual: float, today: dt.date, working_days: bool = False,
+                         holidays: Sequence[dt.date] = ()) -> float:
+    """Slip in calendar days by earned schedule (positive: behind), to a hundredth of a day.
 
-    Time is measured in days from the end of ``today``; the planned curve is piecewise linear
-    between its tasks' window edges, so it is inverted exactly on those segments.
+    The planned curve is piecewise linear between day ends (flat over non-working days when
+    ``working_days``). The times at which it equals ``actual`` form an interval [a, b] (a single
+    point where the plan moves, longer where it is flat); the slip is the distance from the end
+    of ``today`` to the nearest of them: 0 when today is in it, ``-b`` when the plan passed the
+    actual share b days ago, ``-a`` when it reaches it only a days from now.
     """
     if not work:
         return 0.0
-    now = _curve_at(work, today, 0.0)
-    if abs(actual - now) < 1e-9:
+    first = min(w.start for w in work) - dt.timedelta(days=1)
+    last = max(max(w.finish for w in work), first + dt.timedelta(days=1))
+    day_ends = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+    times = (day_ends - np.datetime64(today, "D")).astype(float)  # days after the end of today
+    values = _curve(work, day_ends, working_days, holidays)
+    reached = np.nonzero(values >= actual - _EPS)[0]
+    if len(reached) == 0:
+        return round(-float(times[-1]), 2)  # beyond the plan: as early as the plan's end
+    i = int(reached[0])
+    a = -np.inf if i == 0 else times[i - 1] + (times[i] - times[i - 1]) * (actual - values[i - 1]) / (
+        values[i] - values[i - 1])
+    below = np.nonzero(values <= actual + _EPS)[0]
+    if len(below) == 0:
+        return round(-float(times[0]), 2)
+    j = int(below[-1])
+    b = np.inf if j == len(values) - 1 else times[j] + (times[j + 1] - times[j]) * max(actual - values[j], 0.0) / (
+        values[j + 1] - values[j])
+    if a <= 0.0 <= b:
         return 0.0
-    edges = sorted({(w.start - today).days - 1.0 for w in work} | {float((w.finish - today).days) for w in work}
-                   | {0.0})
-    values = [_curve_at(work, today, t) for t in edges]
-    if actual < now:  # behind: the earliest time the plan reached the actual share
-        for (t0, v0), (t1, v1) in zip(zip(edges, values), zip(edges[1:], values[1:])):
-            if v1 >= actual - 1e-12 and v1 > v0:
-                t = t0 + (t1 - t0) * max(actual - v0, 0.0) / (v1 - v0) if v0 < actual else t0
-                return round(-t, 2)
-        return round(-edges[0], 2)
-    # ahead: the latest time the plan had not yet passed the actual share
-    for (t0, v0), (t1, v1) in zip(zip(edges[::-1][1:], values[::-1][1:]), zip(edges[::-1], values[::-1])):
-        if v0 <= actual + 1e-12 and v1 > v0:
-            t = t0 + (t1 - t0) * min(actual - v0, v1 - v0) / (v1 - v0)
-            return round(-t, 2)
-    return round(-edges[-1], 2)
-
-
-def _curve_at(work: Sequence[PlannedWork], today: dt.date, offset_days: float) -> float:
-    """Planned share at ``offset_days`` after the end of ``today`` (linear through each day)."""
-    total = sum(w.weight for w in work)
-    share = 0.0
-    for w in work:
-        start = (w.start - today).days - 1.0  # end of the day before the start
-        finish = (w.finish - today).days
-        share += w.weight * float(np.clip((offset_days - start) / (finish - start), 0.0, 1.0))
-    return share / total if total > 0 else 0.0
+    return round(float(-b if b < 0 else -a), 2) + 0.0
 
 
 def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int = 21) -> dt.date | None:
@@ -121,7 +156,7 @@ def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int =
         return None
     ordered = sorted(history)
     last_date, last_pct = ordered[-1]
-    if last_pct >= 1.0 - 1e-9:
+    if last_pct >= 1.0 - _EPS:
         return last_date  # done: finished by the last observation
     window_start = last_date - dt.timedelta(days=window_days)
     earlier = [(d, p) for d, p in ordered if d >= window_start and d < last_date] or \
@@ -141,7 +176,9 @@ def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int =
 
 @dataclass(frozen=True)
 class TaskProgress:
-    """A task's numbers on a date. Shares in [0, 1]; slip in days (positive: behind)."""
+    """A task's numbers on a date. ``planned``/``actual``: shares in [0, 1]; ``slip_days``:
+    calendar days, positive when behind; ``forecast_finish``: a date or None; ``elements``: how
+    many elements the task installs."""
 
     task: str
     planned: float
@@ -151,45 +188,130 @@ class TaskProgress:
     status: str
     elements: int
 
+    @property
+    def planned_pct(self) -> float:
+        """Planned percent, 0–100."""
+        return 100.0 * self.planned
+
+    @property
+    def actual_pct(self) -> float:
+        """Actual percent complete, 0–100."""
+        return 100.0 * self.actual
+
+
+#: A task slipping by at least this many days (either way) is "behind" or "ahead", not "on track".
+STATUS_SLIP_DAYS = 1.0
+
 
 def task_status(planned: float, actual: float, slip_days: float) -> str:
-    if actual >= 1.0 - 1e-9:
+    """"complete", "not started" (nothing done, nothing planned yet), "behind", "ahead" or "on track"."""
+    if actual >= 1.0 - _EPS:
         return "complete"
     if actual <= 0.0 and planned <= 0.0:
         return "not started"
-    if slip_days >= 1.0:
+    if slip_days >= STATUS_SLIP_DAYS:
         return "behind"
-    if slip_days <= -1.0:
+    if slip_days <= -STATUS_SLIP_DAYS:
         return "ahead"
     return "on track"
 
 
 def task_progress(task_id: str, start: dt.date, finish: dt.date, elements: Sequence[str], stages: ElementStages,
                   today: dt.date, history: Sequence[tuple[dt.date, float]] = (),
-                  quantities: Mapping[str, float] | None = None) -> TaskProgress:
-    """All numbers of one task on ``today``. ``history``: earlier (date, percent complete)."""
+                  quantities: Mapping[str, float] | None = None, working_days: bool = False,
+                  holidays: Sequence[dt.date] = (), window_days: int = 21) -> TaskProgress:
+    """All numbers of one task at the end of ``today``.
+
+    history: earlier (date, percent complete as a share) observations of this task, for the
+    forecast. A complete task has no slip."""
     actual = percent_complete(elements, stages, quantities)
-    planned = planned_percent(start, finish, today)
-    slip = 0.0 if actual >= 1.0 - 1e-9 else earned_schedule_slip([PlannedWork(start, finish)], actual, today)
-    forecast = forecast_finish([*history, (today, actual)])
+    planned = planned_percent(start, finish, today, working_days, holidays)
+    slip = 0.0 if actual >= 1.0 - _EPS else earned_schedule_slip(
+        [PlannedWork(start, finish)], actual, today, working_days, holidays)
+    forecast = forecast_finish([*history, (today, actual)], window_days)
     return TaskProgress(task_id, planned, actual, slip, forecast, task_status(planned, actual, slip), len(elements))
 
 
+class Rollup(NamedTuple):
+    """A group of tasks (a storey, a trade, the project) on a date: shares in [0, 1], slip in days."""
+
+    planned: float
+    actual: float
+    slip_days: float
+
+
+def _weighted(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], quantities: Mapping[str, float] | None
+              ) -> list[PlannedWork]:
+    """Each task weighted by its elements: their count, or their summed quantity."""
+    def weight(elements: Sequence[str]) -> float:
+        if quantities:
+            return float(sum(quantities.get(g, 0.0) for g in elements))
+        return float(len(elements))
+
+    return [PlannedWork(w.start, w.finish, weight(e)) for w, e in tasks]
+
+
 def rollup(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], stages: ElementStages, today: dt.date,
-           quantities: Mapping[str, float] | None = None) -> tuple[float, float, float]:
-    """(planned, actual, slip days) of a group of tasks (a storey, a trade, the project), each task
-    weighted by its elements."""
-    weighted = [PlannedWork(w.start, w.finish, float(len(e)) or 1.0) for w, e in tasks]
+           quantities: Mapping[str, float] | None = None, working_days: bool = False,
+           holidays: Sequence[dt.date] = ()) -> Rollup:
+    """Planned share, actual share and slip (days) of a group of tasks on ``today``: the weighted
+    mean over its tasks' elements (by count, or by quantity when ``quantities`` is given); a task
+    without elements weighs nothing."""
+    weighted = _weighted(tasks, quantities)
     all_elements = [g for _, e in tasks for g in e]
     actual = percent_complete(all_elements, stages, quantities)
-    planned = planned_curve(weighted, today)
-    return planned, actual, earned_schedule_slip(weighted, actual, today)
+    planned = planned_curve(weighted, today, working_days, holidays)
+    return Rollup(planned, actual, earned_schedule_slip(weighted, actual, today, working_days, holidays))
 
 
 def s_curve(tasks: Sequence[tuple[PlannedWork, Sequence[str]]],
-            snapshots: Sequence[tuple[dt.date, ElementStages]]) -> list[tuple[dt.date, float, float]]:
-    """(date, planned, actual) at each snapshot of element stages, in date order."""
-    weighted = [PlannedWork(w.start, w.finish, float(len(e)) or 1.0) for w, e in tasks]
+            snapshots: Sequence[tuple[dt.date, ElementStages]], quantities: Mapping[str, float] | None = None,
+            working_days: bool = False, holidays: Sequence[dt.date] = ()) -> list[tuple[dt.date, float, float]]:
+    """(date, planned share, actual share) at each snapshot of element stages, in date order."""
+    weighted = _weighted(tasks, quantities)
     all_elements = [g for _, e in tasks for g in e]
-    return [(date, planned_curve(weighted, date), percent_complete(all_elements, stages))
+    return [(date, planned_curve(weighted, date, working_days, holidays),
+             percent_complete(all_elements, stages, quantities))
             for date, stages in sorted(snapshots, key=lambda s: s[0])]
+
+
+def task_elements(schedule) -> dict[str, tuple[str, ...]]:
+    """Each task's elements, a summary task's being its descendants' (and its own), by task id.
+
+    schedule: a :class:`twin.schedule.Schedule` (validated: no cycles in the parent links)."""
+    children: dict[str | None, list[str]] = {}
+    for task in schedule.tasks:
+        children.setdefault(task.parent, []).append(task.id)
+    own = {t.id: t.elements for t in schedule.tasks}
+    out: dict[str, tuple[str, ...]] = {}
+
+    def collect(task_id: str, seen: frozenset[str]) -> tuple[str, ...]:
+        if task_id not in out:
+            found = list(own.get(task_id, ()))
+            for child in children.get(task_id, []):
+                if child not in seen:
+                    found += collect(child, seen | {child})
+            out[task_id] = tuple(dict.fromkeys(found))
+        return out[task_id]
+
+    for task in schedule.tasks:
+        collect(task.id, frozenset({task.id}))
+    return out
+
+
+def schedule_progress(schedule, stages: ElementStages, today: dt.date,
+                      snapshots: Sequence[tuple[dt.date, ElementStages]] = (),
+                      quantities: Mapping[str, float] | None = None, working_days: bool = False,
+                      holidays: Sequence[dt.date] = ()) -> list[TaskProgress]:
+    """:func:`task_progress` of every dated task with elements of ``schedule`` (summaries over their
+    descendants' elements), the forecast from ``snapshots`` (earlier (date, stages))."""
+    elements = task_elements(schedule)
+    out = []
+    for task in schedule.tasks:
+        linked = elements[task.id]
+        if not linked or task.planned_start is None or task.planned_finish is None:
+            continue
+        history = [(day, percent_complete(linked, snapshot, quantities)) for day, snapshot in snapshots if day < today]
+        out.append(task_progress(task.id, task.planned_start, task.planned_finish, linked, stages, today, history,
+                                 quantities, working_days, holidays))
+    return out

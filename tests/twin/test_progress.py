@@ -1,5 +1,6 @@
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +11,8 @@ from twin.progress import (
     forecast_finish,
     percent_complete,
     planned_percent,
+    rollup,
+    schedule_progress,
     task_progress,
 )
 
@@ -85,3 +88,57 @@ def test_a_quantity_weighted_task_counts_big_elements_more():
     by_area = task_progress("T", D(2027, 1, 1), D(2027, 1, 10), ["BIG", "SMALL"], stages, D(2027, 1, 5),
                             quantities={"BIG": 30.0, "SMALL": 10.0})
     assert by_count.actual == 0.5 and by_area.actual == 0.75
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 60), st.integers(1, 40), st.integers(-10, 80))
+def test_slip_is_zero_when_actual_equals_a_working_day_plan(offset, length, today_offset):
+    start = D(2027, 1, 1) + dt.timedelta(days=offset)
+    finish = start + dt.timedelta(days=length - 1)
+    today = D(2027, 1, 1) + dt.timedelta(days=today_offset)
+    plan = planned_percent(start, finish, today, working_days=True)
+    assert earned_schedule_slip([PlannedWork(start, finish)], plan, today, working_days=True) == 0.0
+
+
+def test_the_working_day_plan_stands_still_over_the_weekend():
+    start, finish = D(2027, 3, 1), D(2027, 3, 12)  # Monday to Friday a week later: 10 working days
+    assert planned_percent(start, finish, D(2027, 3, 5), working_days=True) == 0.5
+    assert planned_percent(start, finish, D(2027, 3, 7), working_days=True) == 0.5  # Sunday
+    assert planned_percent(start, finish, D(2027, 3, 8), working_days=True) == 0.6
+    assert planned_percent(start, finish, D(2027, 3, 8), working_days=True, holidays=[D(2027, 3, 8)]) == pytest.approx(
+        5 / 9)
+    assert planned_percent(start, finish, D(2027, 3, 5)) == 5 / 12  # calendar days
+
+
+def test_slip_counts_from_where_the_plan_left_the_actual_share_not_from_a_gap_before_it():
+    # T1 in week 1, T2 in week 3; T1 done, T2 not started on its second day: 2 days behind, not 11.
+    work = [PlannedWork(D(2027, 3, 1), D(2027, 3, 5)), PlannedWork(D(2027, 3, 15), D(2027, 3, 19))]
+    assert earned_schedule_slip(work, 0.5, D(2027, 3, 16)) == 2.0
+    assert earned_schedule_slip(work, 0.5, D(2027, 3, 10)) == 0.0  # in the gap: on plan
+    assert earned_schedule_slip(work, 0.6, D(2027, 3, 10)) == -5.0  # T2's first day (15 March) done by 10 March
+
+
+def test_a_rollup_by_quantity_weights_the_plan_and_the_actual_alike():
+    tasks = [(PlannedWork(D(2027, 3, 1), D(2027, 3, 10)), ["A"]), (PlannedWork(D(2027, 3, 11), D(2027, 3, 20)), ["B"])]
+    stages = {"A": ("slab", 1), "B": ("slab", 0)}
+    by_count = rollup(tasks, stages, D(2027, 3, 10))
+    assert by_count == (0.5, 0.5, 0.0)
+    by_area = rollup(tasks, stages, D(2027, 3, 10), quantities={"A": 30.0, "B": 10.0})
+    assert (by_area.planned, by_area.actual, by_area.slip_days) == (0.75, 0.75, 0.0)
+
+
+def test_schedule_progress_reports_summary_tasks_over_their_childrens_elements():
+    from twin.schedule.model import Schedule, Task
+
+    schedule = Schedule("s", "csv", [
+        Task("P", "Level", D(2027, 3, 1), D(2027, 3, 10)),
+        Task("A", "Columns", D(2027, 3, 1), D(2027, 3, 5), parent="P", elements=("C1", "C2")),
+        Task("B", "Beams", D(2027, 3, 6), D(2027, 3, 10), parent="P", elements=("B1", "B2")),
+    ])
+    stages = {"C1": ("column", 1), "C2": ("column", 1), "B1": ("beam", 1), "B2": ("beam", 0)}
+    snapshots = [(D(2027, 3, 4), {"C1": ("column", 1)})]
+    got = {p.task: p for p in schedule_progress(schedule, stages, D(2027, 3, 8), snapshots)}
+    assert (got["P"].actual, got["P"].elements, got["A"].status) == (0.75, 4, "complete")
+    assert got["B"].actual_pct == 50.0 and got["B"].planned_pct == 60.0
+    # 25 % on 4 March, 75 % on 8 March: 12.5 % a day, so the last 25 % takes 2 days.
+    assert got["P"].forecast_finish == D(2027, 3, 10)

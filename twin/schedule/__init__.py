@@ -17,15 +17,35 @@ from twin.schedule.validate import check, validate
 FORMATS = {".ifc": "ifc", ".xml": "mspdi", ".xer": "xer", ".csv": "csv"}
 
 
+def sniff_format(path: str | Path) -> str | None:
+    """The schedule format from a file's first bytes ("ifc", "mspdi", "xer", "csv"), or None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("ISO-10303-21"):
+        return "ifc"
+    if text.startswith("ERMHDR"):
+        return "xer"
+    if text.startswith("<") and "<Project" in text and "schemas.microsoft.com/project" in text:
+        return "mspdi"
+    header = text.splitlines()[0].lower() if text else ""
+    if {"id", "name", "planned_start", "planned_finish"} <= {c.strip().strip('"') for c in header.split(",")}:
+        return "csv"
+    return None
+
+
 def read_schedule(path: str | Path, model: ifcopenshell.file | None = None, link_file: str | Path | None = None
                   ) -> tuple[Schedule, list[ImportProblem]]:
-    """Read a schedule file (format by extension), apply a link file, and resolve selectors against
+    """Read a schedule file (format by extension, else by content), apply a link file, and resolve selectors against
     ``model``. Returns the schedule and the link problems found on the way (unknown tasks in the
     link file, selectors that select nothing); :func:`check` finds the rest."""
     from twin.schedule.links import apply_link_file, resolve_selectors
 
     path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
+    kind = FORMATS.get(path.suffix.lower()) or sniff_format(path)
     if kind is None:
         raise ScheduleImportError(str(path), [ImportProblem(None, "format", f"unknown schedule format "
                                                             f"{path.suffix!r} (want .ifc, .xml, .xer or .csv)")])
@@ -55,4 +75,4 @@ def read_schedule(path: str | Path, model: ifcopenshell.file | None = None, link
 
 
 __all__ = ["ImportProblem", "Predecessor", "Schedule", "ScheduleImportError", "Task", "check", "read_schedule",
-           "validate"]
+           "sniff_format", "validate"]

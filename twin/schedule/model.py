@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 RELATIONS = ("FS", "SS", "FF", "SF")
 WEIGHT_BASES = ("count", "area", "volume", "length")
 
 
-@dataclass(frozen=True)
-class Predecessor:
-    """A dependency on task ``task``: relation FS/SS/FF/SF and a lag in days (may be negative)."""
+class Predecessor(NamedTuple):
+    """A dependency on task ``task``: relation FS/SS/FF/SF and a lag in days (may be negative).
+
+    A plain ``(task id, relation, lag days)`` tuple with names."""
 
     task: str
     relation: str = "FS"
@@ -25,7 +27,12 @@ class Predecessor:
 @dataclass(frozen=True)
 class Task:
     """A task. ``elements`` are the GlobalIds it installs; ``selectors`` ifcopenshell selector
-    queries still to be resolved against a model (see :mod:`twin.schedule.links`)."""
+    queries still to be resolved against a model (see :mod:`twin.schedule.links`).
+
+    ``locations``: GlobalIds of spatial elements (storey, space) the task is assigned to, as IFC 4D
+    files do for summary tasks; they are where the work is, not elements it installs.
+    ``duration_days``: the planned duration in working days, when the file gives one.
+    """
 
     id: str
     name: str
@@ -40,6 +47,7 @@ class Task:
     selectors: tuple[str, ...] = ()
     weight_basis: str = "count"
     duration_days: float | None = None
+    locations: tuple[str, ...] = ()
 
     def with_(self, **changes) -> Task:
         return replace(self, **changes)

@@ -3,8 +3,9 @@
 Tasks come from ``Project/Tasks/Task`` (UID, Name, Start, Finish, ActualStart, ActualFinish,
 OutlineNumber for the WBS parent, PredecessorLink with PredecessorUID, Type and LinkLag in tenths
 of a minute). Elements: the task's ``Text1`` field (or an ExtendedAttribute whose FieldID is
-Text1, 188743731), GlobalIds separated by ``;`` or ``selector:...`` — the convention a planner
-follows when exporting links from MS Project; a link file can supply them instead.
+Text1, 188743731), or a line ``elements: ...`` in the task's Notes: GlobalIds separated by ``;``
+or ``selector:...`` — the convention a planner follows when exporting links from MS Project; a
+link file can supply them instead. Lags are converted at 8 working hours a day.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from twin.schedule.model import Predecessor, Schedule, Task
+from twin.schedule.model import ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
 
 NS = "http://schemas.microsoft.com/project"
 _TYPE = {"0": "FF", "1": "FS", "2": "SF", "3": "SS"}
 _TYPE_BACK = {v: k for k, v in _TYPE.items()}
 TEXT1_FIELD_ID = "188743731"
+#: A line of a task's Notes that starts with this names its elements (when Text1 is empty).
+NOTES_PREFIX = "elements:"
 _MINUTES_PER_DAY = 8 * 60  # MS Project's default working day
 
 
@@ -40,25 +43,47 @@ def parse_links_text(text: str | None) -> tuple[tuple[str, ...], tuple[str, ...]
     return tuple(g.strip() for g in text.split(";") if g.strip()), ()
 
 
+def _notes_links(notes: str | None) -> str | None:
+    """The text after ``elements:`` on a line of the task's notes, if any."""
+    for line in (notes or "").splitlines():
+        if line.strip().lower().startswith(NOTES_PREFIX):
+            return line.strip()[len(NOTES_PREFIX):].strip()
+    return None
+
+
 def read_mspdi(path: str | Path) -> Schedule:
-    root = ET.parse(path).getroot()
+    """Read an MSPDI file. The WBS parent comes from OutlineNumber (``1.2`` is the parent of
+    ``1.2.3``), else from OutlineLevel and file order, as MS Project lists tasks."""
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as error:
+        raise ScheduleImportError(str(path), [ImportProblem(None, "format", f"not well-formed XML: {error}")]) \
+            from error
     if root.tag != _q("Project"):
-        raise ValueError(f"{path}: not an MS Project XML file (root element {root.tag})")
-    outline_to_uid: dict[str, str] = {}
+        raise ScheduleImportError(str(path), [ImportProblem(
+            None, "format", f"not an MS Project XML file (root element {root.tag}, want {_q('Project')})")])
+    parents: dict[str, str | None] = {}
+    open_levels: list[str] = []  # uid of the last task seen at each outline level
     raw = []
+    outline_to_uid: dict[str, str] = {}
     for node in root.iter(_q("Task")):
         uid = node.findtext(_q("UID"))
         if uid is None or node.findtext(_q("IsNull")) == "1":
             continue
         outline = node.findtext(_q("OutlineNumber")) or ""
-        if uid == "0" and outline in ("", "0"):
+        level = int(node.findtext(_q("OutlineLevel")) or (outline.count(".") + 1 if outline else 1))
+        if level == 0 or (uid == "0" and outline in ("", "0")):
             continue  # the project summary task
         outline_to_uid[outline] = uid
+        del open_levels[level - 1:]
+        parents[uid] = open_levels[-1] if open_levels else None
+        open_levels.append(uid)
         raw.append((uid, outline, node))
     tasks = []
     for uid, outline, node in raw:
-        parent_outline = outline.rsplit(".", 1)[0] if "." in outline else None
-        links = node.findtext(_q("Text1"))
+        if "." in outline:
+            parents[uid] = outline_to_uid.get(outline.rsplit(".", 1)[0], parents[uid])
+        links = node.findtext(_q("Text1")) or _notes_links(node.findtext(_q("Notes")))
         for attribute in node.findall(_q("ExtendedAttribute")):
             if attribute.findtext(_q("FieldID")) == TEXT1_FIELD_ID:
                 links = attribute.findtext(_q("Value"))
@@ -71,7 +96,7 @@ def read_mspdi(path: str | Path) -> Schedule:
         tasks.append(Task(
             id=uid, name=node.findtext(_q("Name")) or uid,
             planned_start=_date(node.findtext(_q("Start"))), planned_finish=_date(node.findtext(_q("Finish"))),
-            parent=outline_to_uid.get(parent_outline) if parent_outline else None,
+            parent=parents[uid],
             actual_start=_date(node.findtext(_q("ActualStart"))),
             actual_finish=_date(node.findtext(_q("ActualFinish"))),
             predecessors=predecessors, elements=elements, selectors=selectors,

@@ -70,16 +70,22 @@ def validate(schedule: Schedule, known_globalids: set[str] | frozenset[str]) -> 
 
 def check(schedule: Schedule, known_globalids: set[str] | frozenset[str], lenient: bool = False,
           source: str = "schedule") -> tuple[Schedule, list[ImportProblem]]:
-    """Strict: raise :class:`ScheduleImportError` naming every problem. Lenient: drop unknown links,
-    predecessors and parents, and tasks with bad dates or in a cycle; return what is sound and the list."""
+    """Strict: raise :class:`ScheduleImportError` naming every problem; nothing is returned.
+    Lenient: drop links to unknown GlobalIds, unknown predecessors and parents (the task becomes a
+    root), tasks with missing or reversed dates, every task of a cycle, and the later tasks of a
+    duplicated id; return what is sound and the list of problems."""
     problems = validate(schedule, known_globalids)
     if not problems:
         return schedule, []
     if not lenient:
         raise ScheduleImportError(source, problems)
-    unsound = {p.task for p in problems if p.field in ("planned dates", "planned_finish", "id", "actual_finish")}
+    unsound = {p.task for p in problems if p.field in ("planned dates", "planned_finish", "actual_finish")}
     unsound |= {task for cycle in _cycles(schedule) for task in cycle}
-    kept = [t for t in schedule.tasks if t.id not in unsound]
+    kept, seen = [], set()
+    for task in schedule.tasks:  # a duplicated id keeps its first task
+        if task.id not in unsound and task.id not in seen:
+            kept.append(task)
+        seen.add(task.id)
     ids = {t.id for t in kept}
     kept = [t.with_(elements=tuple(g for g in t.elements if g in known_globalids),
                     predecessors=tuple(p for p in t.predecessors if p.task in ids),

@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from twin.schedule.mspdi import parse_links_text
-from twin.schedule.model import Predecessor, Schedule, Task
+from twin.schedule.model import ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
 
 ELEMENTS_UDF_LABEL = "IFC elements"
 _RELATION = {"PR_FS": "FS", "PR_SS": "SS", "PR_FF": "FF", "PR_SF": "SF"}
@@ -25,13 +25,24 @@ def _date(value) -> dt.date | None:
 
 
 def read_xer(path: str | Path) -> Schedule:
+    """Read a P6 XER file: WBS nodes as summary tasks, activities as tasks (planned dates from the
+    target dates, else the early dates), relationships with their lag in days of the successor's
+    calendar (``day_hr_cnt`` hours, 8 when unset)."""
     from xerparser import Xer
 
     text = Path(path).read_text(encoding=Xer.CODEC, errors="replace")
     try:
         xer = Xer(text)
     except Exception as error:  # xerparser raises ValueError/CorruptXerFile/KeyError for bad files
-        raise ValueError(f"{path}: not a readable P6 XER file ({error})".replace("\n", "; ")) from error
+        message = f"not a readable P6 XER file ({error})".replace("\n", "; ")
+        raise ScheduleImportError(str(path), [ImportProblem(None, "format", message)]) from error
+    # Relationships from TASKPRED itself: xerparser's task.predecessors rounds lags to whole days.
+    links_in: dict[str, list[Predecessor]] = {}
+    for rel in xer.relationships.values():
+        calendar = getattr(rel.successor, "calendar", None)
+        hours = getattr(calendar, "day_hr_cnt", None) or _HOURS_PER_DAY
+        links_in.setdefault(rel.successor.uid, []).append(Predecessor(
+            rel.predecessor.task_code, _RELATION.get(rel.pred_type, "FS"), rel.lag_hr_cnt / hours))
     tasks: list[Task] = []
     for node in xer.wbs_nodes.values():
         if node.is_proj_node:
@@ -50,9 +61,7 @@ def read_xer(path: str | Path) -> Schedule:
             planned_finish=_date(task.target_end_date or task.early_end_date),
             parent=wbs.code if wbs is not None and not wbs.is_proj_node else None,
             actual_start=_date(task.act_start_date), actual_finish=_date(task.act_end_date),
-            predecessors=tuple(Predecessor(link.task.task_code, _RELATION.get(link.link, "FS"),
-                                           link.lag / _HOURS_PER_DAY if link.lag else 0.0)
-                               for link in task.predecessors),
+            predecessors=tuple(links_in.get(task.uid, ())),
             elements=elements, selectors=selectors,
         ))
     from twin.schedule.ifc4d import derive_dates  # summaries (WBS) span their activities
@@ -81,7 +90,8 @@ def write_xer(schedule: Schedule, path: str | Path) -> Path:
     finish = max(t.planned_finish for t in activities if t.planned_finish)
     day = lambda d, h: f"{d:%Y-%m-%d} {h:02d}:00" if d else ""  # noqa: E731
     project = {"proj_id": "1", "proj_short_name": schedule.name, "export_flag": "Y", "clndr_id": "1",
-               "add_date": start.strftime(fmt), "last_recalc_date": start.strftime(fmt),
+               "add_date": start.strftime(fmt),
+               "last_recalc_date": f"{schedule.data_date or start:%Y-%m-%d} 00:00",
                "plan_start_date": day(start, 8), "plan_end_date": "", "scd_end_date": day(finish, 17),
                "last_fin_dates_id": "", "last_schedule_date": ""}
     calendar = {"clndr_id": "1", "default_flag": "Y", "clndr_name": "Standard 5 day", "proj_id": "",
