@@ -17,9 +17,9 @@ MIGRATIONS_DIR = os.environ.get(
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from the environment, then ``config``; bind extensions and CLI."""
+    from webapp.api import bp as api_bp
     from webapp.cli import register_commands
     from webapp.config import Config
-    from webapp.api import bp as api_bp
     from webapp.extensions import db, migrate
     from webapp.health import bp as health_bp
 

@@ -1,13 +1,12 @@
 """twin: projects, model revisions, storeys, elements
 
 Revision ID: 0001_twin
-Revises: 
+Revises:
 Create Date: 2026-11-28 18:48:16.915323
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001_twin'

@@ -5,9 +5,8 @@ Revises: 0001_twin
 Create Date: 2026-11-28 19:40:09.555157
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0002_captures'

@@ -5,9 +5,8 @@ Revises: 0002_captures
 Create Date: 2026-11-28 19:47:06.835822
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0003_schedules'

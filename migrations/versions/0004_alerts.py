@@ -5,9 +5,8 @@ Revises: 0003_schedules
 Create Date: 2026-11-28 19:50:30.658525
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0004_alerts'

@@ -5,9 +5,8 @@ Revises: 0004_alerts
 Create Date: 2026-11-28 19:58:06.116655
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0005_accounts'

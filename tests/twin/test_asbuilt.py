@@ -2,11 +2,10 @@ import datetime as dt
 
 import numpy as np
 
+from tests.conftest import shared_model
 from twin.asbuilt import PlannedTask, stage_timeline, stages_at, tasks_from_ifc
 from twin.ifc import open_model
 from twin.model import build_twin
-
-from tests.conftest import shared_model
 
 D = dt.date
 

@@ -86,7 +86,7 @@ def test_trades_follow_site_order_on_every_storey(building):
         if not leaves:
             continue
         assert [t.ObjectType for t in leaves] == list(TRADES)
-        for before, after in zip(leaves, leaves[1:]):
+        for before, after in zip(leaves, leaves[1:], strict=False):
             assert [r.RelatingProcess for r in after.IsSuccessorFrom] == [before]
 
 

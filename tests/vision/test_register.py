@@ -3,12 +3,12 @@ import math
 import numpy as np
 import pytest
 
+from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from vision.detect import Detection
 from vision.pose import Pose
-from vision.register import observe, refine_pose, edge_distance
+from vision.register import edge_distance, observe, refine_pose
 from vision.render import Appearance, render_equirect
-from twin import taxonomy
 
 WIDTH = 512
 

@@ -1,9 +1,9 @@
 """`sitetwin ingest`: revisions, idempotence, diffs, and bad input that changes nothing."""
 
 import json
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from tests.conftest import table_dump
 from twin.generate import generate_building
+from twin.ifc import open_model
 from twin.schedule.ifc4d import read_ifc_schedule
 from twin.schedule.mspdi import write_mspdi
-from twin.ifc import open_model
 from webapp.models import ScheduleVersion, TaskElement
 
 

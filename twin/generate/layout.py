@@ -231,7 +231,7 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
                     continue  # the stairwell is open to the floor above
                 rx0, rx1, ry0, ry1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
                 room = f"R{i}-{j} L{s}"
-                cx, cy = (rx0 + rx1) / 2, (ry0 + ry1) / 2
+                cy = (ry0 + ry1) / 2
                 parts.append(Part("IfcCovering", f"Ceiling {room}", s, "ceilings",
                                   (rx0 + 0.15, cy, z + CEILING_Z), (rx1 - rx0 - 0.3, ry1 - ry0 - 0.3, CEILING_T),
                                   predefined_type="CEILING", type_key="ceiling"))

@@ -14,8 +14,16 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from twin.schedule.model import (
+    RELATIONS,
+    WEIGHT_BASES,
+    ImportProblem,
+    Predecessor,
+    Schedule,
+    ScheduleImportError,
+    Task,
+)
 from twin.schedule.mspdi import parse_links_text
-from twin.schedule.model import RELATIONS, WEIGHT_BASES, ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
 
 REQUIRED = ("id", "name", "planned_start", "planned_finish", "elements")
 _PREDECESSOR = re.compile(r"^\s*(?P<id>[^:]+?)\s*(?::\s*(?P<rel>FS|SS|FF|SF)?\s*(?P<lag>[+-]\s*\d+(?:\.\d+)?)?)?\s*$")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from twin.schedule.mspdi import parse_links_text
 from twin.schedule.model import ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
+from twin.schedule.mspdi import parse_links_text
 
 ELEMENTS_UDF_LABEL = "IFC elements"
 _RELATION = {"PR_FS": "FS", "PR_SS": "SS", "PR_FF": "FF", "PR_SF": "SF"}
