@@ -214,6 +214,8 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     visible = np.bincount(layers[layers >= 0], minlength=n)
     min_pixels = MIN_VISIBLE_SHARE * element.size
     tracked = [e.tracked_class for e in twin.elements]
+    codes = {name: k for k, name in enumerate(taxonomy.CLASS_NAMES)}
+    class_code = np.array([codes.get(t, -1) for t in tracked] + [-1], dtype=np.int16)  # last: a miss (-1)
     candidates = [r for r in np.flatnonzero(visible) if tracked[r] is not None and twin.elements[r].physical]
     scale = frame_width / work_width
     # Pixels of each element inside each detection's region.
@@ -222,7 +224,11 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         crop = np.stack([_region_crop(layer, det.region, frame_width) for layer in layers])
         if not crop.size:
             continue
-        inside = np.bincount(crop[crop >= 0], minlength=n)
+        # Each pixel of the box supports the nearest element of the detected class along its ray:
+        # a ceiling seen through unbuilt ones does not make the ceilings behind it installed.
+        match = class_code[crop] == codes.get(det.tracked, -2)
+        nearest = np.take_along_axis(crop, match.argmax(axis=0)[None], axis=0)[0]
+        inside = np.bincount(nearest[match.any(axis=0)], minlength=n)
         box_area = crop[0].size
         for row in np.flatnonzero(inside):
             if tracked[row] != det.tracked:

@@ -92,3 +92,19 @@ def test_pose_refinement_recovers_the_true_pose_from_a_noisy_prior(sample):
     assert np.median([e[1] for e in errors]) < 0.1
     assert np.median([e[2] for e in errors]) < 1.0
     assert all(after <= before for before, after, _ in errors)
+
+
+def test_a_detection_supports_the_nearest_element_of_its_class_not_those_behind(sample, view):
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    without = scene.full_state()
+    without[wall] = 0
+    behind_render = render_equirect(scene, pose, WIDTH, without)
+    behind = [r for r in np.unique(behind_render.element[render.element == wall])
+              if r >= 0 and twin.elements[r].tracked_class == "wall"]
+    assert behind, "the test needs a wall behind the wall"
+    believed = np.zeros(len(twin.elements), bool)  # nothing believed built: rays pass through both
+    det = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 1)])
+    obs = by_row(observe(twin, scene, pose, believed, [det], WIDTH))
+    assert obs[wall].kind == INSTALLED
+    assert all(obs[r].kind != INSTALLED for r in behind if r in obs)
