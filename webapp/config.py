@@ -35,6 +35,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = self.SITETWIN_MAX_FRAME_BYTES + 64 * 1024
         self.SITETWIN_MAX_FRAME_PIXELS = int(os.environ.get("SITETWIN_MAX_FRAME_PIXELS", str(8192 * 4096)))
         self.SITETWIN_JOBS = os.environ.get("SITETWIN_JOBS", "thread")
+        # Celery with Redis for processing on other machines (unset: in-process).
+        self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
         # Links in alerts point here (the dashboard's public address).
         self.SITETWIN_BASE_URL = os.environ.get("SITETWIN_BASE_URL", "http://localhost:5000")
         # The daily slip check, a crontab line in each project's time zone; outbox delivery period.

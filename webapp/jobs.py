@@ -1,8 +1,11 @@
 """Background work: processing a finalised capture.
 
-In-process by default (a single worker thread per web process; ``SITETWIN_JOBS=sync`` runs jobs
-inline, for tests and scripts). A job that dies leaves its capture ``processing``/``failed`` and
-retryable: processing writes everything in one transaction, so a retry cannot duplicate anything.
+Where it runs: with ``CELERY_BROKER_URL`` set, on Celery workers (``webapp.celery_app``);
+otherwise in-process: ``SITETWIN_JOBS=thread`` (default) a worker thread per web process,
+``worker`` a ``sitetwin worker`` process polling the database for queued captures, ``sync``
+inline (tests and scripts). A
+job that dies leaves its capture ``processing``/``failed`` and retryable: processing writes
+everything in one transaction, so a retry cannot duplicate anything.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ _executor: ThreadPoolExecutor | None = None
 
 def enqueue_capture(capture_id: int) -> None:
     app = current_app._get_current_object()
+    if app.config.get("CELERY_BROKER_URL"):
+        from webapp.celery_app import celery, process_capture_task
+
+        celery.conf.broker_url = app.config["CELERY_BROKER_URL"]
+        process_capture_task.apply_async(args=[capture_id])
+        return
+    if app.config.get("SITETWIN_JOBS", "thread") == "worker":
+        return  # a `sitetwin worker` process polls the database for queued captures
     if app.config.get("SITETWIN_JOBS", "thread") == "sync":
         process_uploaded_capture(capture_id, app)
         return
@@ -28,8 +39,10 @@ def enqueue_capture(capture_id: int) -> None:
     _executor.submit(process_uploaded_capture, capture_id, app)
 
 
-def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> None:
-    """Process an uploaded capture; records failure on the capture instead of losing it."""
+def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
+    """Process an uploaded capture; records failure on the capture instead of losing it.
+
+    Returns the capture's final state ("processed", "failed", or "missing")."""
     from vision.detect import load_detector
     from webapp import create_app
     from webapp.extensions import db
@@ -40,8 +53,10 @@ def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> None:
     app = app or create_app()
     with app.app_context():
         capture = db.session.get(Capture, capture_id)
-        if capture is None or capture.state == "processed":
-            return
+        if capture is None:
+            return "missing"
+        if capture.state == "processed":
+            return "processed"
         capture.state, capture.progress = "processing", 0.0
         db.session.commit()
         project = db.session.get(Project, capture.project_id)
@@ -54,11 +69,48 @@ def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> None:
         try:
             process_capture(db.session, app.config["SITETWIN_DATA_DIR"], project.name, upload_dir(app.config, capture),
                             load_detector(), progress=progress)
+            return "processed"
         except Exception as error:
             db.session.rollback()
             log.exception("capture %s failed", capture_id)
             capture = db.session.get(Capture, capture_id)
             capture.state, capture.error = "failed", f"{type(error).__name__}: {error}"[:2000]
             db.session.commit()
+            return "failed"
         finally:
             db.session.remove()
+
+
+def claim_queued(app: Flask) -> int | None:
+    """Take the oldest queued capture for this worker (compare-and-set on its state)."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Capture
+
+    with app.app_context():
+        try:
+            capture_id = db.session.scalar(select(Capture.id).where(Capture.state == "queued")
+                                           .order_by(Capture.id).limit(1))
+            if capture_id is None:
+                return None
+            claimed = db.session.execute(update(Capture).where(Capture.id == capture_id, Capture.state == "queued")
+                                         .values(state="processing"))
+            db.session.commit()
+            return capture_id if claimed.rowcount == 1 else None
+        finally:
+            db.session.remove()
+
+
+def run_worker(app: Flask, poll_seconds: float = 2.0, once: bool = False) -> None:
+    """The database-polling worker: process queued captures one at a time."""
+    import time
+
+    while True:
+        capture_id = claim_queued(app)
+        if capture_id is not None:
+            process_uploaded_capture(capture_id, app)
+        elif once:
+            return
+        else:
+            time.sleep(poll_seconds)

@@ -118,3 +118,64 @@ def test_an_uploaded_capture_is_processed_after_finalise(app, runner, walk):
     status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
     assert status["state"] == "processed", status
     assert status["stats"]["observations"]
+
+
+def _upload(app, runner, walk):
+    import io
+
+    token = json.loads(runner.invoke(args=["token", "create", "--project", "p", "--name", "cam", "--json"]).stdout)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    text = json.dumps(json.loads((walk / "capture.json").read_text())).replace('"2027-', '"2026-')
+    capture = client.post("/api/v1/captures", data=text, content_type="application/json", headers=headers).get_json()
+    for index, frame in enumerate(json.loads(text)["frames"]):
+        client.put(f"/api/v1/captures/{capture['id']}/frames/{index}", headers=headers,
+                   data={"file": (io.BytesIO((walk / frame["file"]).read_bytes()), "f.jpg")},
+                   content_type="multipart/form-data")
+    return client, headers, capture["id"]
+
+
+def test_a_real_celery_worker_on_redis_processes_an_uploaded_capture(app, runner, walk, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import redis
+
+    broker = "redis://127.0.0.1:6379/14"
+    try:
+        redis.Redis.from_url(broker).flushdb()
+    except redis.ConnectionError as error:
+        pytest.fail(f"Redis is needed on 127.0.0.1:6379 for the Celery test: {error}")
+    app.config["CELERY_BROKER_URL"] = broker
+    client, headers, capture = _upload(app, runner, walk)
+    env = {**os.environ, "CELERY_BROKER_URL": broker, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "SITETWIN_DATA_DIR": app.config["SITETWIN_DATA_DIR"], "SITETWIN_AUTO_MIGRATE": "0"}
+    log = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen([sys.executable, "-m", "webapp", "worker"], env=env, stdout=log, stderr=log)
+    try:
+        assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+        deadline = time.time() + 240
+        status = {}
+        while time.time() < deadline:
+            status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
+            if status["state"] in ("processed", "failed"):
+                break
+            time.sleep(1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+    assert status.get("state") == "processed", (status, (tmp_path / "worker.log").read_text()[-3000:])
+
+
+def test_the_database_polling_worker_processes_queued_captures(app, runner, walk):
+    from webapp.jobs import run_worker
+
+    app.config["SITETWIN_JOBS"] = "worker"
+    client, headers, capture = _upload(app, runner, walk)
+    assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+    assert client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()["state"] == "queued"
+    run_worker(app, once=True)
+    assert client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()["state"] == "processed"

@@ -143,3 +143,24 @@ def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refi
     lines += [f"  {cls:14s} P {m['precision']} R {m['recall']} F1 {m['f1']} stage {m['stage_accuracy']} "
               f"n={m['samples']}" for cls, m in report["per_class"].items()]
     emit(report, as_json, "\n".join(lines))
+
+
+@click.command("worker")
+@click.option("--concurrency", default=1, show_default=True, help="Celery worker processes.")
+@with_appcontext
+def worker_command(concurrency: int) -> None:
+    """Process queued captures: a Celery worker when CELERY_BROKER_URL is set, else poll the database."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_database()
+    if current_app.config.get("CELERY_BROKER_URL"):
+        from webapp.celery_app import celery
+
+        celery.conf.broker_url = current_app.config["CELERY_BROKER_URL"]
+        celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "sitetwin",
+                            "--without-gossip", "--without-mingle"])
+    else:
+        from webapp.jobs import run_worker
+
+        run_worker(current_app._get_current_object())
