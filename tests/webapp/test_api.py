@@ -136,3 +136,9 @@ def test_the_openapi_document_describes_every_route(app):
     routes = {rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/") and "openapi" not in rule.rule}
     assert routes == set(document["paths"])
+
+
+def test_an_id_beyond_the_database_integer_range_is_404_not_a_crash(api):
+    # Found by schemathesis: PostgreSQL refused the lookup with "integer out of range" (a 500).
+    client, a, _ = api
+    assert client.get("/api/v1/captures/2147483648", headers=auth(a)).status_code == 404

@@ -25,7 +25,8 @@ def openapi_document() -> dict:
                              "frames_received": {"type": "integer"},
                              "missing": {"type": "array", "items": {"type": "integer"}},
                              "error": {"type": ["string", "null"]}, "stats": {"type": "object"}}}
-    capture_id = {"name": "capture_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    capture_id = {"name": "capture_id", "in": "path", "required": True,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
     refusals = {code: _ERROR for code in ("400", "401", "403", "404", "409", "413", "415")}
     return {
         "openapi": "3.1.0",

@@ -80,8 +80,11 @@ def create_capture(session: Session, config, project_id: int, manifest: dict) ->
     return capture, True
 
 
+MAX_ID = 2**31 - 1  # database integer keys: a larger id names nothing (and would overflow PostgreSQL)
+
+
 def project_capture(session: Session, project_id: int, capture_id: int) -> Capture:
-    capture = session.get(Capture, capture_id)
+    capture = session.get(Capture, capture_id) if 0 < capture_id <= MAX_ID else None
     if capture is None:
         raise UploadError(404, f"no capture {capture_id}")
     if capture.project_id != project_id:
