@@ -8,9 +8,11 @@ buildings (``TRAIN_LAYOUTS``), validation from a layout and seeds never used in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,16 +97,12 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
                    seed=seed + 1000, work_dir=work)
     data = write_data_yaml(data_root)
     model = YOLO(str(start_from)) if start_from else YOLO(str(model_yaml(settings["scale"], work)))
-    model.train(data=str(data), epochs=settings["epochs"], imgsz=settings["size"], batch=settings["batch"],
-                device=settings["device"], workers=2, seed=seed, deterministic=True, plots=False, amp=False,
-                project=str(work / "runs"), name="train", exist_ok=True, verbose=False,
-                # From a .pt, the trainer rebuilds the model and loads these weights only if asked.
-                pretrained=str(start_from) if start_from else False,
-                mosaic=0.5, fliplr=0.5, hsv_h=0.02, close_mosaic=5, patience=1000,
-                **({"lr0": 0.004, "warmup_epochs": 0} if start_from else {}))
-    best = work / "runs" / "train" / "weights" / "best.pt"
-    metrics = YOLO(str(best)).val(data=str(data), imgsz=settings["size"], batch=settings["batch"],
-                                  device=settings["device"], plots=False, verbose=False, split="val")
+    # ultralytics draws its progress bars on stdout, which belongs to the CLI's one JSON object.
+    with contextlib.redirect_stdout(sys.stderr):
+        _fit(model, data, settings, seed, work, start_from)
+        best = work / "runs" / "train" / "weights" / "best.pt"
+        metrics = YOLO(str(best)).val(data=str(data), imgsz=settings["size"], batch=settings["batch"],
+                                      device=settings["device"], plots=False, verbose=False, split="val")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best, out)
     if start_from:
@@ -113,3 +111,13 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
                          round(float(metrics.box.map50), 3))
     out.with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=1))
     return result
+
+
+def _fit(model, data: Path, settings: dict, seed: int, work: Path, start_from: Path | None) -> None:
+    model.train(data=str(data), epochs=settings["epochs"], imgsz=settings["size"], batch=settings["batch"],
+                device=settings["device"], workers=2, seed=seed, deterministic=True, plots=False, amp=False,
+                project=str(work / "runs"), name="train", exist_ok=True, verbose=False,
+                # From a .pt, the trainer rebuilds the model and loads these weights only if asked.
+                pretrained=str(start_from) if start_from else False,
+                mosaic=0.5, fliplr=0.5, hsv_h=0.02, close_mosaic=5, patience=1000,
+                **({"lr0": 0.004, "warmup_epochs": 0} if start_from else {}))
