@@ -167,9 +167,11 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
     finally:
         if scratch is not None:
             scratch.cleanup()
+    if frames_done == 0:
+        raise ValueError(f"{model_path.name}: no walk could be simulated: no storey has floor underfoot with "
+                         "clearance around (a model without slabs, or only services)")
     totals = np.sum([v for v in counts.values()], axis=0) if counts else np.zeros(5, int)
     per_class = {cls: {**_metrics(*v), "samples": v[4]} for cls, v in sorted(counts.items())}
-    frames_done = max(frames_done, 1)
     return {
         "model": model_path.name,
         "schedule": schedule_source,
