@@ -124,3 +124,15 @@ def test_a_task_with_only_a_duration_is_placed_after_its_predecessors():
     assert got["b"] == (D(2027, 1, 9), D(2027, 1, 11))
     assert got["c"] == (D(2027, 1, 8), D(2027, 1, 9))  # finishes a day after A
     assert got["d"] == (D(2027, 1, 11), D(2027, 1, 11))  # two days' lag after A's finish
+
+
+def test_a_generated_buildings_tasks_carry_their_trade(tmp_path):
+    from twin.generate import generate_building
+    from twin.generate.layout import TRADES
+    from twin.ifc import open_model
+    from twin.schedule.ifc4d import read_ifc_schedule
+
+    path = tmp_path / "b.ifc"
+    generate_building(path, storeys=1, seed=2)
+    leaves = [t for t in read_ifc_schedule(open_model(path)).tasks if t.elements or t.name.startswith("boarding")]
+    assert {t.trade for t in leaves} <= set(TRADES) and "structure" in {t.trade for t in leaves}

@@ -104,10 +104,12 @@ def _products(task) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _trade(task) -> str | None:
+    """The task's trade: its ObjectType (authoring tools write the trade or work type there), else
+    its PredefinedType (IfcTaskTypeEnum: CONSTRUCTION, INSTALLATION...) when that says something."""
+    if task.ObjectType:
+        return task.ObjectType
     predefined = getattr(task, "PredefinedType", None)
-    if predefined == "USERDEFINED" or predefined in (None, "NOTDEFINED"):
-        return task.ObjectType or None
-    return predefined
+    return None if predefined in (None, "NOTDEFINED", "USERDEFINED") else predefined
 
 
 def read_ifc_schedule(model: ifcopenshell.file, work_schedule=None) -> Schedule:
