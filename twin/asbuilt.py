@@ -78,39 +78,28 @@ def stages_at(timeline: np.ndarray, epoch: dt.date, date: dt.date) -> np.ndarray
 
 
 def tasks_from_ifc(model, storey_of: dict[str, str | None] | None = None) -> list[PlannedTask]:
-    """Leaf IfcTasks that have dates, with the elements they install.
+    """Leaf tasks of the model's 4D schedule that have dates, with the elements they install.
 
-    Elements come from IfcRelAssignsToProcess (the task operates on them) and from
-    IfcRelAssignsToProduct (the task is assigned to the product). storey_of (GlobalId → storey
+    Read by :func:`twin.schedule.ifc4d.read_ifc_schedule` (IfcRelAssignsToProcess and
+    IfcRelAssignsToProduct links, dates from whatever the file has). storey_of (GlobalId → storey
     GlobalId) gives each task the storey most of its elements are on; a task without elements
     (boarding) takes its siblings' storey.
     """
-    import ifcopenshell.util.date as ifc_date
-    import ifcopenshell.util.sequence as ifc_sequence
+    from twin.schedule.ifc4d import read_ifc_schedule
 
     storey_of = storey_of or {}
-    leaves, storey_by_task = [], {}
-    for task in model.by_type("IfcTask"):
-        time = task.TaskTime
-        if time is None or task.IsNestedBy:
-            continue
-        start = time.ScheduleStart or time.EarlyStart or time.ActualStart
-        finish = time.ScheduleFinish or time.EarlyFinish or time.ActualFinish
-        if not start or not finish:
-            continue
-        products = [p for rel in task.OperatesOn for p in rel.RelatedObjects]
-        products += [rel.RelatingProduct for rel in task.HasAssignments if rel.is_a("IfcRelAssignsToProduct")]
-        elements = tuple(sorted({p.GlobalId for p in products if p.is_a("IfcElement")}))
-        storeys = [storey_of[g] for g in elements if storey_of.get(g)]
-        storey_by_task[task.id()] = max(set(storeys), key=storeys.count) if storeys else None
-        leaves.append((task, ifc_date.ifc2datetime(start).date(), ifc_date.ifc2datetime(finish).date(), elements))
+    tasks = read_ifc_schedule(model).tasks
+    parents = {t.parent for t in tasks if t.parent}
+    leaves = [t for t in tasks if t.id not in parents and t.planned_start and t.planned_finish]
+
+    def majority(values):
+        values = [v for v in values if v]
+        return max(set(values), key=values.count) if values else None
+
+    own = {t.id: majority(storey_of.get(g) for g in t.elements) for t in leaves}
     planned = []
-    for task, start, finish, elements in leaves:
-        storey = storey_by_task[task.id()]
-        parent = ifc_sequence.get_parent_task(task)
-        if storey is None and parent is not None:
-            sibling_storeys = [storey_by_task.get(t.id()) for t in ifc_sequence.get_nested_tasks(parent)]
-            sibling_storeys = [s for s in sibling_storeys if s]
-            storey = max(set(sibling_storeys), key=sibling_storeys.count) if sibling_storeys else None
-        planned.append(PlannedTask(task.GlobalId, start, finish, elements, task.ObjectType, storey))
+    for task in leaves:
+        storey = own[task.id] or majority(own.get(s.id) for s in leaves if s.parent == task.parent and task.parent)
+        planned.append(PlannedTask(task.id, task.planned_start, task.planned_finish, task.elements, task.trade,
+                                   storey))
     return planned
