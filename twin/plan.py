@@ -34,7 +34,7 @@ so SVG user units are metres and the whole plan is ``viewBox="0 0 (maxx - minx) 
 Speed: everything is vectorised over the storey's triangles and points (no per-triangle Python);
 the convex hulls of all elements are computed at once (:func:`_grouped_convex_hulls`), and the
 path strings come out of one ``%`` format over all vertices. A storey of 21,000 elements (930,000
-triangles in the building) takes about 0.3 s, SVG paths included (``bench/plan.py``).
+triangles in the building) takes 0.2-0.45 s, SVG paths included (``bench/plan.py``).
 """
 
 from __future__ import annotations
