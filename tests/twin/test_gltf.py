@@ -67,8 +67,9 @@ def node_triangles(document: dict, binary: bytes) -> dict[str, np.ndarray]:
         positions = read_accessor(document, binary, position_index)
         indices = read_accessor(document, binary, primitive["indices"])
         accessor = document["accessors"][position_index]
-        np.testing.assert_array_equal(accessor["min"], positions.min(axis=0))
-        np.testing.assert_array_equal(accessor["max"], positions.max(axis=0))
+        # JSON numbers stand for float32 values here (glTF spec, accessor.min/max).
+        np.testing.assert_array_equal(np.float32(accessor["min"]), positions.min(axis=0))
+        np.testing.assert_array_equal(np.float32(accessor["max"]), positions.max(axis=0))
         assert indices.max() < len(positions)
         assert len(np.unique(indices)) == len(positions), "every vertex of an element is used"
         out[node["name"]] = positions[indices.reshape(-1, 3)]
