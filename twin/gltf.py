@@ -112,7 +112,8 @@ def storey_glb(twin: Twin, rows: np.ndarray) -> bytes:
     n_world = max(len(geometry.vertices), 1)
     keys, local = np.unique((tri_rank[:, None] * n_world + triangles).ravel(), return_inverse=True)
     vertex_rank = keys // n_world
-    positions = geometry.vertices[keys % n_world].astype(np.float32) @ Z_UP_TO_Y_UP.T  # (P, 3)
+    positions = geometry.vertices[keys % n_world].astype(np.float32)[:, [0, 2, 1]]  # (P, 3), glTF frame
+    positions[:, 2] *= -1  # (x, y, z) -> (x, z, -y): Z_UP_TO_Y_UP, without a matrix product
 
     ranks = np.unique(tri_rank)  # ranks that own triangles, ascending
     vertex_start = np.searchsorted(vertex_rank, ranks)

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import threading
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,6 @@ def test_a_click_on_an_element_opens_its_page(page, site):
             continue  # another element is in front of this one's centre
         with page.expect_navigation():
             page.mouse.click(point["x"], point["y"])
-        assert page.url.endswith(f"element.html?gid={gid}")
+        assert urllib.parse.unquote(page.url).endswith(f"element.html?gid={gid}")
         return
     pytest.fail("no element's centre is visible to click on")

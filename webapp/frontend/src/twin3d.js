@@ -5,7 +5,7 @@
 //
 // statusUrl answers {"colors": {"<status>": "#rrggbb"}, "elements": {"<GlobalId>": "<status>"}};
 // elements missing from "elements" (or with a status missing from "colors") are grey.
-// elementUrl holds "__GID__", replaced by the clicked element's GlobalId.
+// elementUrl holds "__GID__", replaced by the clicked element's GlobalId (URI-encoded: "$" is "%24").
 //
 // The GLB is glTF's frame: metres, y up. It carries no normals, so GLTFLoader flat-shades it (the
 // glTF spec asks clients to compute flat normals when NORMAL is absent).
@@ -99,7 +99,11 @@ class Viewer {
 
   // Colour each node by its status: one shared material per status, grey for unknown elements.
   applyStatus({ colors = {}, elements = {} } = {}) {
+    for (const material of [...Object.values(this.materials || {}), ...Object.values(this.highlights || {})]) {
+      material.dispose();
+    }
     this.materials = { [UNKNOWN]: statusMaterial(UNKNOWN_COLOR) };
+    this.highlights = {};
     for (const [status, color] of Object.entries(colors)) this.materials[status] = statusMaterial(color);
     const colored = {};
     for (const [gid, mesh] of this.meshes) {
@@ -156,15 +160,20 @@ class Viewer {
     return hit ? hit.object : null;
   }
 
+  // The hover material of a status: its colour, lit up; made once per status.
+  highlight(status) {
+    if (!this.highlights[status]) {
+      this.highlights[status] = this.materials[status].clone();
+      this.highlights[status].emissive = new Color(HOVER_EMISSIVE);
+    }
+    return this.highlights[status];
+  }
+
   setHovered(mesh) {
     if (mesh === this.hovered) return;
     if (this.hovered) this.hovered.material = this.materials[this.hovered.userData.status];
     this.hovered = mesh;
-    if (mesh) {
-      const highlight = mesh.material.clone();
-      highlight.emissive = new Color(HOVER_EMISSIVE);
-      mesh.material = highlight;
-    }
+    if (mesh) mesh.material = this.highlight(mesh.userData.status);
     this.renderer.domElement.style.cursor = mesh ? "pointer" : "";
     this.element.title = mesh ? `${mesh.name} (${mesh.userData.status})` : "";
     this.requestRender();
