@@ -45,3 +45,20 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
     "$VENV/bin/pip" install -q -e ".[dev]" >&2
     echo "$want" > "$stamp"
 fi
+
+# The browser bundles (three.js and the 3D twin viewer), built from webapp/frontend into webapp/static/dist:
+# pages never fetch a script from a CDN. Rebuilt when the lock file or a source is newer than the bundle.
+FRONTEND=webapp/frontend
+BUNDLE=webapp/static/dist/twin3d.js
+if [[ ! -f $BUNDLE || -n $(find "$FRONTEND/package.json" "$FRONTEND/package-lock.json" "$FRONTEND/src" \
+        -newer "$BUNDLE" -print -quit) ]]; then
+    for tool in node npm; do
+        if ! command -v "$tool" >/dev/null; then
+            echo "setup: '$tool' is missing: the 3D twin viewer is built with Node.js 20+ and npm" >&2
+            echo "setup: install them first: sudo apt-get install nodejs npm" >&2
+            exit 1
+        fi
+    done
+    echo "setup: building the browser bundles in $FRONTEND" >&2
+    (cd "$FRONTEND" && npm ci --no-audit --no-fund >&2 && npm run build >&2)
+fi
