@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-# open3d needs libusb and libgomp; opencv needs libGL and glib; the browser tests need chromium.
-DEB_PACKAGES=(libusb-1.0-0 libgomp1 libgl1 libglib2.0-0)
+# open3d needs libusb and libgomp; opencv needs libGL and glib; the browser tests drive Debian's
+# chromium (Playwright is pointed at /usr/bin/chromium: nothing downloads a browser).
+DEB_PACKAGES=(libusb-1.0-0 libgomp1 libgl1 libglib2.0-0 chromium)
+# The 3D viewer's bundle is built with Node.js and npm; Debian's nodejs serves when none is installed.
+command -v npm >/dev/null || DEB_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do

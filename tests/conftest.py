@@ -3,6 +3,7 @@ and the Flask app / CLI runner built on it (flaskr's conftest, with both backend
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -44,38 +45,57 @@ def postgres_admin():
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def fresh_database(request, kind: str, directory: Path):
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'test.sqlite3'}"
         return
     admin = request.getfixturevalue("postgres_admin")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
+
+
+def make_app(database_url: str, data_dir: Path, **config):
+    """The app on ``database_url`` with its schema migrated to head (tests' configuration)."""
+    from webapp import create_app
+    from webapp.db import upgrade_to_head
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SITETWIN_DATA_DIR": str(data_dir),
+                      **config})
+    with app.app_context():
+        upgrade_to_head()
+    return app
+
+
+def dispose(app) -> None:
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    from webapp import create_app
-    from webapp.db import upgrade_to_head
-    from webapp.extensions import db
-
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SITETWIN_DATA_DIR": str(tmp_path / "data"),
-    })
-    with app.app_context():
-        upgrade_to_head()
+    app = make_app(database_url, tmp_path / "data")
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 @pytest.fixture

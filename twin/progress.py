@@ -275,6 +275,17 @@ def s_curve(tasks: Sequence[tuple[PlannedWork, Sequence[str]]],
             for date, stages in sorted(snapshots, key=lambda s: s[0])]
 
 
+def planned_series(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], days: Sequence[dt.date],
+                   quantities: Mapping[str, float] | None = None, working_days: bool = False,
+                   holidays: Sequence[dt.date] = ()) -> np.ndarray:
+    """(len(days),) planned share in [0, 1] of a group of tasks at the end of each day: the planned
+    half of the S-curve over the whole schedule, in one vectorised pass."""
+    weighted = _weighted(tasks, quantities)
+    if not weighted or not len(days):
+        return np.zeros(len(days))
+    return _curve(weighted, np.array([np.datetime64(d, "D") for d in days]), working_days, holidays)
+
+
 def task_elements(schedule) -> dict[str, tuple[str, ...]]:
     """Each task's elements, a summary task's being its descendants' (and its own), by task id.
 

@@ -15,23 +15,45 @@ MIGRATIONS_DIR = os.environ.get(
 )
 
 
+#: Signs development sessions only; create_app refuses it (and an empty key) outside development.
+DEVELOPMENT_SECRET_KEY = "sitetwin-development-only"
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start with this configuration (the message names the setting)."""
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults from the environment, then ``config``; bind extensions and CLI."""
+    """Build the app: defaults from the environment, then ``config``; bind extensions, blueprints, CLI."""
     from webapp.api import bp as api_bp
+    from webapp.auth import bp as auth_bp
     from webapp.cli import register_commands
     from webapp.config import Config
-    from webapp.extensions import db, migrate
+    from webapp.dashboard import bp as dashboard_bp
+    from webapp.extensions import csrf, db, login_manager, migrate
     from webapp.health import bp as health_bp
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(Config())
     if config:
         app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        if app.config["SITETWIN_ENV"] != "development":
+            raise ConfigurationError("SECRET_KEY must be set outside development (SITETWIN_ENV="
+                                     f"{app.config['SITETWIN_ENV']}); see docs/configuration.md")
+        app.config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
+    elif app.config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY and app.config["SITETWIN_ENV"] != "development":
+        raise ConfigurationError("SECRET_KEY is the development key; set a long random value")
     Path(app.config["SITETWIN_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
     register_commands(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
     return app

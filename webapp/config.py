@@ -23,8 +23,15 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(
             "DATABASE_URL", f"sqlite:///{data_dir / 'sitetwin.sqlite3'}"
         )
-        self.SECRET_KEY = os.environ.get("SECRET_KEY", "dev")
+        # Signs session cookies and CSRF tokens. Required outside development (create_app refuses to start).
+        self.SECRET_KEY = os.environ.get("SECRET_KEY", "")
         self.SITETWIN_ENV = os.environ.get("SITETWIN_ENV", "development")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.SITETWIN_ENV != "development"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # CSRF tokens are tied to the session, not to a clock: a form left open for a shift still posts.
+        self.WTF_CSRF_TIME_LIMIT = None
         # Tessellation threads (ifcopenshell.geom.iterator); 0 = every core.
         self.SITETWIN_THREADS = int(os.environ.get("SITETWIN_THREADS", "0"))
         # Apply pending migrations before a CLI command touches the database.

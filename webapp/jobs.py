@@ -48,6 +48,7 @@ def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
     from webapp.extensions import db
     from webapp.models import Capture, Project
     from webapp.services.processing import process_capture
+    from webapp.services.reports import progress_report
     from webapp.services.uploads import upload_dir
 
     app = app or create_app()
@@ -69,16 +70,22 @@ def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
         try:
             process_capture(db.session, app.config["SITETWIN_DATA_DIR"], project.name, upload_dir(app.config, capture),
                             load_detector(), progress=progress)
-            return "processed"
         except Exception as error:
             db.session.rollback()
             log.exception("capture %s failed", capture_id)
             capture = db.session.get(Capture, capture_id)
             capture.state, capture.error = "failed", f"{type(error).__name__}: {error}"[:2000]
             db.session.commit()
+            db.session.remove()
             return "failed"
+        try:  # the overview reads the stored report: recompute it now, not on a manager's page view
+            progress_report(db.session, db.session.get(Project, capture.project_id))
+        except Exception:  # the capture is processed; a report that fails here is recomputed on view
+            db.session.rollback()
+            log.exception("progress report of project %s after capture %s", capture.project_id, capture_id)
         finally:
             db.session.remove()
+        return "processed"
 
 
 def claim_queued(app: Flask) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.base import Base, utcnow
@@ -105,3 +105,19 @@ class Element(Base):
     max_y: Mapped[Optional[float]]
     max_z: Mapped[Optional[float]]
     content_hash: Mapped[str] = mapped_column(String(32))
+
+
+class ProgressReport(Base):
+    """The last computed progress report of a project (see :mod:`webapp.services.reports`).
+
+    ``key`` names everything the report was computed from (date, model revision, schedule version,
+    last status change), so a page reads one row instead of recomputing 150,000 elements.
+    """
+
+    __tablename__ = "progress_reports"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
-from twin.progress import PlannedWork, percent_complete, rollup, s_curve, task_progress
+from twin.progress import PlannedWork, percent_complete, planned_series, rollup, s_curve, task_progress
 from twin.quantities import task_quantities
 from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
 from webapp.models import (
@@ -150,6 +150,9 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
 
     all_work = [w for items in by_trade.values() for w in items]
     curve = s_curve(all_work, [*history, (date, stages)])
+    planned_days = _weekly(min((w.start for w, _ in all_work), default=date),
+                           max((w.finish for w, _ in all_work), default=date))
+    planned = planned_series(all_work, planned_days)
     return {
         "project": project.name, "date": date.isoformat(), "schedule_version": version.number,
         "overall": group(all_work) if all_work else None,
@@ -158,7 +161,17 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         "tasks": report_tasks,
         "s_curve": [{"date": d.isoformat(), "planned_pct": round(100 * p, 1), "actual_pct": round(100 * a, 1)}
                     for d, p, a in curve],
+        "planned_curve": [{"date": d.isoformat(), "planned_pct": round(100 * float(p), 1)}
+                          for d, p in zip(planned_days, planned)],
     }
+
+
+def _weekly(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every 7th day from the day before ``first`` to ``last`` (inclusive), for the planned curve."""
+    start = first - dt.timedelta(days=1)
+    weeks = (last - start).days // 7 + 1
+    days = [start + dt.timedelta(days=7 * k) for k in range(weeks)]
+    return days if days[-1] == last else [*days, last]
 
 
 def _quantities(session: Session, revision_id: int, version: ScheduleVersion) -> dict[int, dict[str, float]]:

@@ -148,11 +148,17 @@ def received(config, capture: Capture) -> list[int]:
 
 
 def capture_status(config, capture: Capture) -> dict:
-    manifest = _manifest(config, capture)
-    got = received(config, capture)
+    """The API's view of a capture. One processed from a directory (``sitetwin process``) has no
+    upload folder: its frames are the stored ones."""
+    if (upload_dir(config, capture) / "capture.json").is_file():
+        expected = len(_manifest(config, capture)["frames"])
+        got = set(received(config, capture))
+    else:
+        expected = len(capture.frames)
+        got = set(range(expected))
     return {"id": capture.id, "capture_id": capture.key, "state": capture.state, "progress": capture.progress,
-            "frames_expected": len(manifest["frames"]), "frames_received": len(got),
-            "missing": [i for i in range(len(manifest["frames"])) if i not in set(got)], "error": capture.error,
+            "frames_expected": expected, "frames_received": len(got),
+            "missing": [i for i in range(expected) if i not in got], "error": capture.error,
             "stats": capture.stats or {}}
 
 

@@ -1,0 +1,347 @@
+"""Dashboard views: parse the request, call a service, render. Numbers come from services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import and_, func, select
+
+from webapp.auth.access import can, project_view
+from webapp.dashboard import bp, charts
+from webapp.dashboard.files import storey_glb_file, storey_plan_file
+from webapp.extensions import db
+from webapp.models import (
+    Alert,
+    Capture,
+    Element,
+    Frame,
+    Membership,
+    ModelRevision,
+    Observation,
+    ProgressReport,
+    Project,
+    ScheduleVersion,
+    Storey,
+    Task,
+    TaskElement,
+)
+from webapp.services import elements as element_service
+from webapp.services.evidence import evidence_jpeg
+from webapp.services.reports import progress_report
+from webapp.services.schedules import current_schedule
+from webapp.services.twins import NotFound, current_revision
+from webapp.services.uploads import capture_status
+
+PAGE_SIZE = 50
+
+
+@bp.app_context_processor
+def inject_helpers():
+    return {"can": lambda needed: can(getattr(g, "role", None), needed), "STATUSES": element_service.STATUSES}
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("dashboard.projects"))
+
+
+@bp.get("/projects")
+@login_required
+def projects():
+    rows = db.session.execute(
+        select(Project, Membership.role, ProgressReport.report)
+        .join(Membership, and_(Membership.project_id == Project.id, Membership.user_id == current_user.id))
+        .outerjoin(ProgressReport, ProgressReport.project_id == Project.id)
+        .order_by(Project.name)
+    ).all()
+    return render_template("dashboard/projects.html", rows=rows)
+
+
+def _revision_or_none(project: Project) -> ModelRevision | None:
+    try:
+        return current_revision(db.session, project)
+    except NotFound:
+        return None
+
+
+@bp.get("/projects/<int:project_id>")
+@project_view()
+def overview(project_id: int):
+    project = g.project
+    revision = _revision_or_none(project)
+    report = progress_report(db.session, project)
+    slipping = sorted(
+        (t for t in (report or {}).get("tasks", []) if t["status"] == "behind"), key=lambda t: -t["slip_days"]
+    )
+    captures = db.session.scalars(
+        select(Capture).where(Capture.project_id == project_id).order_by(Capture.started_at.desc()).limit(8)
+    ).all()
+    alerts = db.session.scalars(
+        select(Alert)
+        .where(Alert.project_id == project_id, Alert.state == "open")
+        .order_by(Alert.opened_at.desc())
+        .limit(10)
+    ).all()
+    storeys = element_service.storey_summaries(db.session, revision) if revision else []
+    schedule = current_schedule(db.session, project_id)
+    return render_template(
+        "dashboard/overview.html",
+        project=project,
+        revision=revision,
+        report=report,
+        chart=charts.s_curve_svg(report) if report else None,
+        slipping=slipping[:20],
+        slipping_total=len(slipping),
+        captures=captures,
+        alerts=alerts,
+        storeys=storeys,
+        schedule=schedule,
+    )
+
+
+def _storey(project: Project, storey_id: int) -> tuple[ModelRevision, Storey]:
+    """The storey of the project's current revision (404 for another project's or an old revision's)."""
+    revision = _revision_or_none(project)
+    storey = db.session.get(Storey, storey_id) if 0 < storey_id < 2**31 else None
+    if revision is None or storey is None or storey.revision_id != revision.id:
+        abort(404)
+    return revision, storey
+
+
+@bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/plan")
+@project_view()
+def plan(project_id: int, storey_id: int):
+    revision, storey = _storey(g.project, storey_id)
+    storeys = element_service.storey_summaries(db.session, revision)
+    return render_template("dashboard/plan.html", project=g.project, storey=storey, storeys=storeys)
+
+
+@bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/plan.svg")
+@project_view()
+def plan_svg(project_id: int, storey_id: int):
+    revision, storey = _storey(g.project, storey_id)
+    path = storey_plan_file(current_app.config, revision, storey)
+    return _cached_file(path, "image/svg+xml")
+
+
+@bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/model.glb")
+@project_view()
+def storey_glb(project_id: int, storey_id: int):
+    revision, storey = _storey(g.project, storey_id)
+    return _cached_file(storey_glb_file(current_app.config, revision, storey), "model/gltf-binary")
+
+
+def _cached_file(path: Path, mimetype: str) -> Response:
+    """A derived file that never changes for its revision: revalidated by ETag (304 when unchanged)."""
+    stat = path.stat()
+    response = Response(path.read_bytes(), mimetype=mimetype)
+    response.set_etag(f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}")
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+@bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/status.json")
+@project_view()
+def storey_status(project_id: int, storey_id: int):
+    """Element statuses of a storey and where frames were taken, for the plan and the 3D view."""
+    revision, storey = _storey(g.project, storey_id)
+    statuses = element_service.element_statuses(db.session, g.project, revision, storey.id)
+    frames = db.session.execute(
+        select(Frame.id, Frame.capture_id, Frame.index, Frame.pose, Capture.key)
+        .join(Capture, Capture.id == Frame.capture_id)
+        .where(
+            Capture.project_id == project_id,
+            Capture.storey_global_id == storey.global_id,
+            Capture.state == "processed",
+        )
+        .order_by(Capture.started_at.desc(), Frame.index)
+        .limit(2000)
+    ).all()
+    return jsonify(
+        {
+            "colors": {k: c for k, (_, c) in element_service.STATUSES.items()},
+            "labels": {k: label for k, (label, _) in element_service.STATUSES.items()},
+            "elements": statuses,
+            "counts": element_service.status_counts(statuses),
+            "frames": [
+                {"id": fid, "capture": key, "capture_id": cid, "index": index, "x": pose[0], "y": pose[1]}
+                for fid, cid, index, pose, key in frames
+                if pose
+            ],
+        }
+    )
+
+
+@bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/3d")
+@project_view()
+def model3d(project_id: int, storey_id: int):
+    revision, storey = _storey(g.project, storey_id)
+    storeys = element_service.storey_summaries(db.session, revision)
+    return render_template("dashboard/model3d.html", project=g.project, storey=storey, storeys=storeys)
+
+
+@bp.get("/projects/<int:project_id>/elements/<global_id>")
+@project_view()
+def element(project_id: int, global_id: str):
+    revision = _revision_or_none(g.project)
+    detail = element_service.element_detail(db.session, g.project, revision, global_id) if revision else None
+    if detail is None:
+        abort(404)
+    return render_template("dashboard/element.html", project=g.project, revision=revision, **detail)
+
+
+@bp.post("/projects/<int:project_id>/elements/<global_id>/review")
+@project_view("manager")
+def review(project_id: int, global_id: str):
+    revision = _revision_or_none(g.project)
+    if revision is None:
+        abort(404)
+    try:
+        stage = int(request.form.get("stage", ""))
+        element_service.review_element(
+            db.session, g.project, revision, global_id, stage, current_user.name or current_user.email
+        )
+    except (ValueError, element_service.ReviewError) as error:
+        flash(f"Not saved: {error}", "error")
+        return redirect(url_for("dashboard.element", project_id=project_id, global_id=global_id)), 303
+    flash("Review saved: this stage now stands until a reviewer changes it.", "info")
+    return redirect(url_for("dashboard.element", project_id=project_id, global_id=global_id), 303)
+
+
+@bp.get("/projects/<int:project_id>/observations/<int:observation_id>/evidence.jpg")
+@project_view()
+def evidence(project_id: int, observation_id: int):
+    observation = db.session.get(Observation, observation_id) if observation_id < 2**31 else None
+    if observation is None or observation.project_id != project_id:
+        abort(404)
+    frame = db.session.get(Frame, observation.frame_id)
+    path = Path(current_app.config["SITETWIN_DATA_DIR"]) / frame.file
+    if not path.is_file():
+        abort(404)
+    response = Response(evidence_jpeg(path, observation.region), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.get("/projects/<int:project_id>/captures")
+@project_view()
+def captures(project_id: int):
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(
+        select(func.count()).select_from(Capture).where(Capture.project_id == project_id)
+    )
+    rows = db.session.execute(
+        select(Capture, func.count(Frame.id))
+        .outerjoin(Frame, Frame.capture_id == Capture.id)
+        .where(Capture.project_id == project_id)
+        .group_by(Capture.id)
+        .order_by(Capture.created_at.desc(), Capture.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return render_template(
+        "dashboard/captures.html",
+        project=g.project,
+        rows=rows,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+    )
+
+
+@bp.get("/projects/<int:project_id>/captures.json")
+@project_view()
+def captures_json(project_id: int):
+    """Processing progress of the project's unfinished and latest captures (the captures page polls it)."""
+    rows = db.session.scalars(
+        select(Capture)
+        .where(Capture.project_id == project_id)
+        .order_by(Capture.created_at.desc(), Capture.id.desc())
+        .limit(PAGE_SIZE)
+    ).all()
+    return jsonify({"captures": [capture_status(current_app.config, capture) for capture in rows]})
+
+
+@bp.get("/projects/<int:project_id>/alerts")
+@project_view()
+def alerts(project_id: int):
+    page = max(request.args.get("page", 1, type=int), 1)
+    state = request.args.get("state") if request.args.get("state") in ("open", "resolved") else None
+    query = select(Alert).where(Alert.project_id == project_id)
+    if state:
+        query = query.where(Alert.state == state)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Alert.opened_at.desc(), Alert.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return render_template(
+        "dashboard/alerts.html",
+        project=g.project,
+        alerts=rows,
+        page=page,
+        state=state,
+        pages=max(1, -(-total // PAGE_SIZE)),
+    )
+
+
+@bp.get("/projects/<int:project_id>/schedule")
+@project_view()
+def schedule(project_id: int):
+    """Every task with its progress (the overview shows only the slipping ones)."""
+    report = progress_report(db.session, g.project) or {"tasks": []}
+    status = request.args.get("status")
+    tasks = [t for t in report["tasks"] if not status or t["status"] == status]
+    versions = db.session.scalars(
+        select(ScheduleVersion)
+        .where(ScheduleVersion.project_id == project_id)
+        .order_by(ScheduleVersion.number.desc())
+    ).all()
+    return render_template(
+        "dashboard/schedule.html",
+        project=g.project,
+        tasks=tasks,
+        status=status,
+        versions=versions,
+        today=dt.date.today(),
+    )
+
+
+@bp.get("/projects/<int:project_id>/tasks/<path:task_key>")
+@project_view()
+def task(project_id: int, task_key: str):
+    """One task: its progress, slip and forecast, and its elements with their status (alert links land here)."""
+    version = current_schedule(db.session, project_id)
+    found = version and db.session.scalar(
+        select(Task).where(Task.schedule_id == version.id, Task.key == task_key)
+    )
+    if not found:
+        abort(404)
+    report = progress_report(db.session, g.project) or {"tasks": []}
+    numbers = next((t for t in report["tasks"] if t["id"] == task_key), None)
+    revision = _revision_or_none(g.project)
+    page = max(request.args.get("page", 1, type=int), 1)
+    members = select(TaskElement.global_id).where(TaskElement.task_id == found.id)
+    total = db.session.scalar(select(func.count()).select_from(members.subquery()))
+    rows = db.session.execute(
+        select(Element.global_id, Element.name, Element.ifc_class, Element.tracked_class)
+        .where(Element.revision_id == (revision.id if revision else -1), Element.global_id.in_(members))
+        .order_by(Element.global_id)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in rows])
+    return render_template(
+        "dashboard/task.html",
+        project=g.project,
+        task=found,
+        numbers=numbers,
+        rows=rows,
+        statuses=statuses,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        total=total,
+    )
