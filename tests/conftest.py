@@ -120,3 +120,31 @@ def table_dump(session) -> dict[str, list[tuple]]:
         table.name: sorted(map(tuple, session.execute(sa.select(table)).all()), key=repr)
         for table in Base.metadata.sorted_tables
     }
+
+
+# Browser tests drive Debian's chromium through Playwright (nothing downloads a browser). CI sets
+# SITETWIN_REQUIRE_BROWSER=1 so that a missing chromium fails the run instead of skipping.
+REQUIRE_BROWSER = os.environ.get("SITETWIN_REQUIRE_BROWSER") == "1"
+
+
+def chromium() -> str:
+    import shutil
+
+    path = os.environ.get("SITETWIN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if REQUIRE_BROWSER:
+            pytest.fail("no Chromium (SITETWIN_REQUIRE_BROWSER=1): apt-get install chromium")
+        pytest.skip("no Chromium: apt-get install chromium, or set SITETWIN_CHROMIUM")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=[
+            "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox",
+            "--disable-background-networking", "--disable-component-update"])
+        yield browser
+        browser.close()

@@ -11,7 +11,6 @@ import functools
 import http.server
 import io
 import json
-import os
 import shutil
 import threading
 import urllib.parse
@@ -35,13 +34,6 @@ SiteTwin3D.mount(document.getElementById("twin"),
 </script></body></html>"""
 
 MESH_AT = "([x, y]) => { const mesh = SiteTwin3D.viewer.meshAt(x, y); return mesh && mesh.name; }"
-
-
-def chromium() -> str:
-    path = os.environ.get("SITETWIN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.skip("no Chromium: apt-get install chromium, or set SITETWIN_CHROMIUM")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +62,6 @@ def site(tmp_path_factory):
     yield f"http://127.0.0.1:{server.server_port}", twin, rows, status
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = chromium()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=[
-            "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 
-def s_curve_svg(report: dict, width: int = 640, height: int = 240, pad: int = 40) -> dict | None:
+def s_curve_svg(report: dict, width: int = 960, height: int = 280, pad: int = 48) -> dict | None:
     """Polyline points of a progress report's S-curve, in SVG pixels (x: date, y: percent, 0 at the bottom).
 
     The planned line is the report's ``planned_curve`` (weekly over the whole schedule); the actual

@@ -195,7 +195,8 @@ def element_detail(
             Observation.global_id == global_id,
             Observation.kind != "not_visible",
         )
-        .order_by(Frame.taken_at.desc(), Observation.confidence.desc())
+        # what saw it installed first (the evidence behind a status), then the latest
+        .order_by((Observation.kind == "installed").desc(), Frame.taken_at.desc(), Observation.confidence.desc())
         .limit(12)
     ).all()
     not_visible = session.scalar(

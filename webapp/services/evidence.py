@@ -39,13 +39,13 @@ def evidence_jpeg(
         shift = int(u0)
         image = Image.fromarray(np.roll(np.asarray(image), -shift, axis=1))
         u0, u1 = u0 - shift, u1 - shift
-    du, dv = max(u1 - u0, 8.0), max(v1 - v0, 8.0)
-    box = (
-        max(0, int(u0 - margin * du)),
-        max(0, int(v0 - margin * dv)),
-        min(width, int(u1 + margin * du) + 1),
-        min(height, int(v1 + margin * dv) + 1),
-    )
+    # Context around the region; a thin element (a pipe, a rail) still gets a readable picture:
+    # at least a sixth of the panorama's height each way, and no flatter than 3:1.
+    du = max((u1 - u0) * (1 + 2 * margin), height / 6)
+    dv = max((v1 - v0) * (1 + 2 * margin), height / 6, du / 3)
+    cu, cv = (u0 + u1) / 2, (v0 + v1) / 2
+    box = (max(0, int(cu - du / 2)), max(0, int(cv - dv / 2)),
+           min(width, int(cu + du / 2) + 1), min(height, int(cv + dv / 2) + 1))
     crop = image.crop(box)
     draw = ImageDraw.Draw(crop)
     line = max(2, round(max(crop.size) / 200))
