@@ -7,7 +7,8 @@ is counted, and it moves nothing.
 For each stage ``s`` of an element, fusion fits the best monotone step "not reached before time
 T, reached from T on" to the time-ordered evidence (a change point; or "never reached"), where an
 observation supports "stage ≥ s reached" with weight ``logit(confidence)`` when it saw stage ≥ s,
-and opposes it with the same weight when it saw a lower stage or absence. The fused stage is the
+and opposes it with the same weight when it saw a lower stage or absence (the log-odds is
+floored at 0: a claim below even odds is no evidence, never evidence for its opposite). The fused stage is the
 highest stage whose best fit is "reached", with stages forced to be reached in order. Evidence is
 sorted by (time, frame) first, so the same set of observations gives the same result in any order.
 
@@ -89,8 +90,10 @@ class ElementStatus:
 
 
 def _weight(confidence: float) -> float:
+    """Evidence for the claim: its log-odds, floored at 0. A claim below even odds (a weakly seen
+    "absent", say) is no evidence at all; it is never evidence for the opposite claim."""
     c = min(max(confidence, 1.0 - CONFIDENCE_CLIP), CONFIDENCE_CLIP)
-    return math.log(c / (1.0 - c))
+    return max(math.log(c / (1.0 - c)), 0.0)
 
 
 def _support(observation: Observation, stage: int) -> float:

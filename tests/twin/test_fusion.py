@@ -93,3 +93,15 @@ def test_a_later_frame_seeing_more_never_lowers_the_stage(history, later_day):
 def test_unknown_elements_are_named():
     with pytest.raises(KeyError, match="GHOST"):
         fuse([obs(INSTALLED, 0, 1, element="GHOST")], {"W1": 1})
+
+
+def test_weak_absent_claims_never_make_an_element_installed():
+    # "absent" seen through a sliver of the element: confidence below even odds. Before the floor
+    # on the log-odds these counted as evidence *for* installation and the last one flipped the status.
+    start = dt.datetime(2027, 1, 4, 9, tzinfo=dt.UTC)
+    observations = [Observation("E", f"f{k}", start + dt.timedelta(seconds=k), ABSENT, 0, c)
+                    for k, c in enumerate((0.75, 0.75, 0.54, 0.37))]
+    status = fuse_element("E", observations, final_stage=1)
+    assert status.stage == 0 and status.probability > 0.5
+    lone = fuse_element("E", [Observation("E", "f", start, ABSENT, 0, 0.2)], final_stage=1)
+    assert (lone.stage, lone.probability) == (0, 0.5)
