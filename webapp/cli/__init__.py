@@ -22,10 +22,11 @@ from webapp.cli.captures import (
 from webapp.cli.common import EXIT_BAD_INPUT, emit, fail
 from webapp.cli.models import generate_building_command, ingest_command
 from webapp.cli.schedules import progress_command, schedule_group
+from webapp.cli.serve import serve_command
 
 COMMANDS = [ingest_command, generate_building_command, simulate_capture_command, train_detector_command,
             process_command, evaluate_command, schedule_group, progress_command, alerts_group, scheduler_command,
-            user_group, token_group, worker_command]
+            user_group, token_group, worker_command, serve_command]
 
 
 def register_commands(app: Flask) -> None:
