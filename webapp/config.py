@@ -30,6 +30,10 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.SITETWIN_ENV != "development"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # Compress what a site office's connection waits for: plans, storey models, status maps, pages.
+        self.COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/javascript",
+                                   "application/json", "image/svg+xml", "model/gltf-binary"]
+        self.COMPRESS_ALGORITHM = ["gzip"]
         # CSRF tokens are tied to the session, not to a clock: a form left open for a shift still posts.
         self.WTF_CSRF_TIME_LIMIT = None
         # Tessellation threads (ifcopenshell.geom.iterator); 0 = every core.

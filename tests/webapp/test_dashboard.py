@@ -374,3 +374,15 @@ def test_secret_key_is_required_outside_development(tmp_path):
         {"SITETWIN_ENV": "production", "SECRET_KEY": "x" * 40, "SITETWIN_DATA_DIR": str(tmp_path)}
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True or app.config["SITETWIN_ENV"] == "production"
+
+
+def test_plans_and_storey_models_are_sent_gzipped_to_a_browser_that_accepts_it(site):
+    import gzip
+
+    p, _, storey, _, _ = ids(site)
+    client = signed_in(site, "viewer@x.org")
+    for url in (f"/projects/{p}/storeys/{storey}/plan.svg", f"/projects/{p}/storeys/{storey}/model.glb"):
+        plain = client.get(url).get_data()
+        zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(zipped.get_data()) == plain and len(zipped.get_data()) < len(plain)
