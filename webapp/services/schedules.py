@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -200,9 +201,10 @@ def _history(session: Session, project_id: int, tracked: dict[str, str | None], 
                               .where(ElementStatusChange.project_id == project_id)
                               .order_by(ElementStatusChange.changed_at, ElementStatusChange.id)).all()
     snapshots, current = [], {}
-    for day in sorted({c.changed_at.date() for c in changes if c.changed_at.date() < until}):
-        for changed_at, gid, stage in changes:
-            if changed_at.date() == day:
-                current[gid] = (tracked.get(gid), stage)
+    for day, day_changes in itertools.groupby(changes, key=lambda c: c.changed_at.date()):
+        if day >= until:
+            break
+        for _, gid, stage in day_changes:
+            current[gid] = (tracked.get(gid), stage)
         snapshots.append((day, dict(current)))
     return snapshots
