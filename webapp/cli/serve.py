@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from webapp.cli.common import ensure_database
 
@@ -20,4 +21,5 @@ def serve_command(host: str, port: int) -> None:
     ensure_database()
     app = current_app._get_current_object()
     click.echo(f"SiteTwin on http://{host}:{port}/ (development server; Ctrl-C stops it)", err=True)
-    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    # Werkzeug directly: Flask ignores app.run() inside a `flask`/`sitetwin` command.
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
