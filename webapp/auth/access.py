@@ -38,7 +38,7 @@ def can(role: str | None, needed: str) -> bool:
 
 
 def project_view(needed: str = "viewer"):
-    """Decorate a view taking ``project_id``: signs in, loads ``g.project`` and ``g.role``, checks the role."""
+    """Decorate a view taking ``project_id``: sign-in, ``g.project`` and ``g.role`` loaded, role checked."""
 
     def decorator(view):
         @functools.wraps(view)

@@ -14,11 +14,13 @@ from xml.sax.saxutils import quoteattr
 from twin.model import Twin
 from twin.plan import plan_svg_paths, storey_plan, svg_viewbox
 
+EMPTY_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" data-min-x="0" data-max-y="0"/>\n'
+
 
 def plan_svg(twin: Twin, storey_global_id: str) -> str:
     plan = storey_plan(twin, storey_global_id)
     if not len(plan) or not math.isfinite(plan.bounds[0]):
-        return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" data-min-x="0" data-max-y="0"></svg>\n'
+        return EMPTY_SVG
     paths = plan_svg_paths(plan)
     min_x, _, max_x, max_y = (float(v) for v in plan.bounds)
     stroke = max(max_x - min_x, float(plan.bounds[3] - plan.bounds[1])) / 1500

@@ -38,6 +38,15 @@ from webapp.services.uploads import capture_status
 PAGE_SIZE = 50
 
 
+def paginate(query, scalars: bool = False) -> dict:
+    """One page (``?page=N``, from 1) of ``query``: ``rows``, ``page``, ``pages``, ``total``."""
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    run = db.session.scalars if scalars else db.session.execute
+    rows = run(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return {"rows": rows, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "total": total}
+
+
 @bp.app_context_processor
 def inject_helpers():
     return {"can": lambda needed: can(getattr(g, "role", None), needed), "STATUSES": element_service.STATUSES}
@@ -229,26 +238,14 @@ def evidence(project_id: int, observation_id: int):
 @bp.get("/projects/<int:project_id>/captures")
 @project_view()
 def captures(project_id: int):
-    page = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(
-        select(func.count()).select_from(Capture).where(Capture.project_id == project_id)
-    )
-    rows = db.session.execute(
+    query = (
         select(Capture, func.count(Frame.id))
         .outerjoin(Frame, Frame.capture_id == Capture.id)
         .where(Capture.project_id == project_id)
         .group_by(Capture.id)
         .order_by(Capture.created_at.desc(), Capture.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    return render_template(
-        "dashboard/captures.html",
-        project=g.project,
-        rows=rows,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
     )
+    return render_template("dashboard/captures.html", project=g.project, **paginate(query))
 
 
 @bp.get("/projects/<int:project_id>/captures.json")
@@ -267,25 +264,13 @@ def captures_json(project_id: int):
 @bp.get("/projects/<int:project_id>/alerts")
 @project_view()
 def alerts(project_id: int):
-    page = max(request.args.get("page", 1, type=int), 1)
     state = request.args.get("state") if request.args.get("state") in ("open", "resolved") else None
     query = select(Alert).where(Alert.project_id == project_id)
     if state:
         query = query.where(Alert.state == state)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(
-        query.order_by(Alert.opened_at.desc(), Alert.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    return render_template(
-        "dashboard/alerts.html",
-        project=g.project,
-        alerts=rows,
-        page=page,
-        state=state,
-        pages=max(1, -(-total // PAGE_SIZE)),
-    )
+    query = query.order_by(Alert.opened_at.desc(), Alert.id.desc())
+    page = paginate(query, scalars=True)
+    return render_template("dashboard/alerts.html", project=g.project, state=state, **page)
 
 
 @bp.get("/projects/<int:project_id>/schedule")
@@ -313,7 +298,7 @@ def schedule(project_id: int):
 @bp.get("/projects/<int:project_id>/tasks/<path:task_key>")
 @project_view()
 def task(project_id: int, task_key: str):
-    """One task: its progress, slip and forecast, and its elements with their status (alert links land here)."""
+    """One task: progress, slip, forecast, and its elements with their status (alert links land here)."""
     version = current_schedule(db.session, project_id)
     found = version and db.session.scalar(
         select(Task).where(Task.schedule_id == version.id, Task.key == task_key)
@@ -323,25 +308,13 @@ def task(project_id: int, task_key: str):
     report = progress_report(db.session, g.project) or {"tasks": []}
     numbers = next((t for t in report["tasks"] if t["id"] == task_key), None)
     revision = _revision_or_none(g.project)
-    page = max(request.args.get("page", 1, type=int), 1)
     members = select(TaskElement.global_id).where(TaskElement.task_id == found.id)
-    total = db.session.scalar(select(func.count()).select_from(members.subquery()))
-    rows = db.session.execute(
+    page = paginate(
         select(Element.global_id, Element.name, Element.ifc_class, Element.tracked_class)
         .where(Element.revision_id == (revision.id if revision else -1), Element.global_id.in_(members))
         .order_by(Element.global_id)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in rows])
+    )
+    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in page["rows"]])
     return render_template(
-        "dashboard/task.html",
-        project=g.project,
-        task=found,
-        numbers=numbers,
-        rows=rows,
-        statuses=statuses,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        total=total,
+        "dashboard/task.html", project=g.project, task=found, numbers=numbers, statuses=statuses, **page
     )

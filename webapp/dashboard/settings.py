@@ -190,7 +190,8 @@ def upload_model(project_id: int):
             form.file.errors = [str(error).replace(str(path), form.file.data.filename)]
             return _settings_page(model_form=form)
     flash(
-        f"Model revision {result.revision}: {result.elements} elements, {result.with_geometry} with geometry.",
+        f"Model revision {result.revision}: {result.elements} elements, "
+        f"{result.with_geometry} with geometry.",
         "info",
     )
     return _back()
