@@ -76,7 +76,7 @@ def main() -> None:
             models.append((label, path))
         models += [(p.name, p) for p in sorted((REPO.parent / "shared" / "ifc").glob("*.ifc"))]
         for label, path in models:
-            if args.only and label not in args.only:
+            if args.only and label not in args.only and path.stem not in args.only:
                 continue
             report = evaluate(path, args)
             results.append((labels.get(path.name, label), report))

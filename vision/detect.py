@@ -13,7 +13,7 @@ when the detector loads, not a wrong result later.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,11 @@ class Detector:
     confidence: float = 0.25
     iou: float = 0.5
     device: str = "cpu"
+    #: Tracked class → how reliably the detector finds an installed element of it, in [0, 1]: the
+    #: held-out mAP50 of its model card (best stage label). Registration scales the evidence of an
+    #: "absent" observation by it: a class the detector rarely finds is not absent for being unseen.
+    #: Empty (weights without a card): every class is trusted fully.
+    reliability: dict[str, float] = field(default_factory=dict)
 
 
 def quiet_ultralytics() -> None:
@@ -104,7 +109,23 @@ def load_detector(path: str | os.PathLike | None = None, tile_size: int | None =
                             f"(missing {missing or 'none'}, unexpected {extra or 'none'}"
                             f"{', different order' if not missing and not extra else ''})")
     size = tile_size or int(getattr(model, "overrides", {}).get("imgsz") or 320)
-    return Detector(model, path, tile_size=size, device=device)
+    return Detector(model, path, tile_size=size, device=device, reliability=class_reliability(path))
+
+
+def class_reliability(weights: Path) -> dict[str, float]:
+    """Per tracked class, the best held-out mAP50 among its labels in the weights' model card
+    (``<weights>.json``, written by training); empty when there is no card."""
+    import json
+
+    card = weights.with_suffix(".json")
+    if not card.is_file():
+        return {}
+    ap = json.loads(card.read_text()).get("map50") or {}
+    reliability: dict[str, float] = {}
+    for label in taxonomy.DETECTOR_LABELS:
+        if label.name in ap:
+            reliability[label.tracked] = max(reliability.get(label.tracked, 0.0), float(ap[label.name]))
+    return reliability
 
 
 def infer_tiles(tiles: np.ndarray, detector: Detector) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

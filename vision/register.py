@@ -22,6 +22,7 @@ Frames: world metres, radians, panorama pixels as in :mod:`vision.equirect`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -49,7 +50,8 @@ SURFACE_CLASSES = {"wall", "slab", "ceiling"}
 MAX_LAYERS = 4
 #: Candidates per search level re-rendered to choose the next centre.
 TOP_K = 4
-#: Confidence of an "absent" observation, before scaling by how much of the element was in view.
+#: Confidence of an "absent" observation of an element fully in view of a fully reliable detector;
+#: less in view, or a class the detector finds less reliably, moves it towards even odds (0.5).
 ABSENT_CONFIDENCE = 0.75
 
 
@@ -201,12 +203,20 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
 
 
 def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
-            frame_width: int, work_width: int = WORK_WIDTH) -> list[FrameObservation]:
+            frame_width: int, work_width: int = WORK_WIDTH,
+            reliability: Mapping[str, float] | None = None) -> list[FrameObservation]:
     """Observations of every element that could have been seen from ``pose``.
 
     believed: (N,) bool, elements believed built (they occlude). detections: on the frame, with
-    regions in the frame's pixels (``frame_width`` wide).
+    regions in the frame's pixels (``frame_width`` wide). reliability: tracked class → how reliably
+    the detector finds it, in [0, 1] (:attr:`vision.detect.Detector.reliability`; default 1).
+
+    Confidences are the probability the claim is right, never below even odds: an installed claim
+    is ``0.5 + 0.5 · score`` (a detection matched to an element of its class by overlap is right far
+    more often than not: precision 1.00 in docs/accuracy.md; its score raises it); an absent claim
+    is ``0.5 + (ABSENT_CONFIDENCE − 0.5) · in-view share · reliability``.
     """
+    reliability = reliability or {}
     origin, directions = world_rays(pose, work_width)
     layers = visibility_layers(scene, origin, directions, believed)
     element = layers[0]
@@ -253,18 +263,20 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         if row in support:
             score, _, det = support[row]
             stage = min(det.stage, taxonomy.BY_NAME[tracked[row]].final_stage)
-            observations.append(FrameObservation(int(row), INSTALLED, stage, float(min(max(score, 0.05), 1.0)),
-                                                 pixels, det.region))
+            confidence = 0.5 + 0.5 * min(max(score, 0.0), 1.0)
+            observations.append(FrameObservation(int(row), INSTALLED, stage, float(confidence), pixels, det.region))
         elif pixels >= min_pixels:
-            confidence = ABSENT_CONFIDENCE * min(1.0, pixels / (8 * min_pixels))
-            observations.append(FrameObservation(int(row), ABSENT, 0, float(max(confidence, 0.05)), pixels, region))
+            in_view = min(1.0, pixels / (8 * min_pixels))
+            confidence = 0.5 + (ABSENT_CONFIDENCE - 0.5) * in_view * reliability.get(tracked[row], 1.0)
+            observations.append(FrameObservation(int(row), ABSENT, 0, float(confidence), pixels, region))
         else:
             observations.append(FrameObservation(int(row), NOT_VISIBLE, 0, 1.0, pixels, region))
     return observations
 
 
 def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pose, believed: np.ndarray,
-                   detections: list[Detection], refine: bool = True) -> RegistrationResult:
+                   detections: list[Detection], refine: bool = True,
+                   reliability: Mapping[str, float] | None = None) -> RegistrationResult:
     """Refine the pose of one RGB frame and observe every element from it.
 
     The pose is refined against what is believed built plus what this frame's detections support
@@ -273,7 +285,7 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
     """
     distance = edge_distance(image)
     seen = np.zeros(len(twin.elements), bool)
-    for observation in observe(twin, scene, prior, believed, detections, image.shape[1]):
+    for observation in observe(twin, scene, prior, believed, detections, image.shape[1], reliability=reliability):
         if observation.kind == INSTALLED:
             seen[observation.row] = True
     anchors = believed | seen
@@ -282,5 +294,5 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
         pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance)
         if score >= prior_score:  # never worse than the prior
             pose, score = prior, prior_score
-    observations = observe(twin, scene, pose, anchors, detections, image.shape[1])
+    observations = observe(twin, scene, pose, anchors, detections, image.shape[1], reliability=reliability)
     return RegistrationResult(pose, prior, score, prior_score, observations)

@@ -148,7 +148,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         t1 = time.perf_counter()
         detections = detect(image)
         t2 = time.perf_counter()
-        result = register_frame(twin, scene, image, frame.pose_prior, believed, detections, refine=refine)
+        result = register_frame(twin, scene, image, frame.pose_prior, believed, detections, refine=refine,
+                                reliability=getattr(detector, "reliability", None))
         t3 = time.perf_counter()
         timing["read"] += t1 - t0
         timing["detect"] += t2 - t1
