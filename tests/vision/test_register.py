@@ -108,3 +108,27 @@ def test_a_detection_supports_the_nearest_element_of_its_class_not_those_behind(
     obs = by_row(observe(twin, scene, pose, believed, [det], WIDTH))
     assert obs[wall].kind == INSTALLED
     assert all(obs[r].kind != INSTALLED for r in behind if r in obs)
+
+
+def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_weighs_less(sample, view):
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    believed = np.ones(len(twin.elements), bool)
+    weak = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 1)])
+    weak = Detection(weak.label, 0.05, weak.tile, weak.tile_box, weak.region)  # a barely confident detection
+    seen = by_row(observe(twin, scene, pose, believed, [weak], WIDTH))
+    assert seen[wall].kind == INSTALLED and seen[wall].confidence > 0.5
+    trusted = by_row(observe(twin, scene, pose, believed, [], WIDTH, reliability={"wall": 1.0}))
+    doubted = by_row(observe(twin, scene, pose, believed, [], WIDTH, reliability={"wall": 0.2}))
+    assert trusted[wall].kind == doubted[wall].kind == ABSENT
+    assert 0.5 < doubted[wall].confidence < trusted[wall].confidence
+    assert all(o.confidence >= 0.5 for o in trusted.values())
+
+
+def test_the_bundled_detector_carries_its_per_class_reliability():
+    from vision.detect import BUNDLED_WEIGHTS, class_reliability
+
+    reliability = class_reliability(BUNDLED_WEIGHTS)
+    assert set(reliability) <= set(taxonomy.CLASS_NAMES) and {"wall", "window", "slab"} <= set(reliability)
+    assert all(0.0 <= v <= 1.0 for v in reliability.values())
+    assert reliability["window"] > reliability["pipe"]  # as the model card measured them
