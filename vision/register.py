@@ -32,7 +32,7 @@ from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from twin.model import Twin
 from vision.detect import Detection
-from vision.equirect import world_rays, world_to_pixel
+from vision.equirect import direction_to_pixel, world_rays, world_to_pixel
 from vision.pose import Pose
 from vision.render import RenderScene
 
@@ -95,12 +95,22 @@ def boundaries(element: np.ndarray) -> np.ndarray:
     return edge
 
 
+#: Pose-search levels whose candidates are re-rendered at half the working width.
+COARSE_LEVELS = 3
+#: Boundary points a pose is scored with, at most: an even subsample scores like all of them
+#: (the score is a mean) at a fraction of the projections the pose search makes.
+MAX_SCORE_POINTS = 2000
+
+
 def boundary_points(scene, pose: Pose, width: int) -> np.ndarray:
-    """(K, 3) world points on element boundaries seen from ``pose`` (the nearer side of each edge)."""
+    """(K, 3) world points on element boundaries seen from ``pose`` (the nearer side of each edge),
+    evenly subsampled to at most :data:`MAX_SCORE_POINTS`."""
     origin, directions = world_rays(pose, width)
     hits = scene.cast(origin, directions)
     edge = boundaries(hits.element) & np.isfinite(hits.distance)
-    return origin + directions[edge] * hits.distance[edge][:, None]
+    count = int(edge.sum())
+    stride = -(-count // MAX_SCORE_POINTS) if count else 1
+    return origin + directions[edge][::stride] * hits.distance[edge][::stride, None]
 
 
 def points_score(points: np.ndarray, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
@@ -112,6 +122,21 @@ def points_score(points: np.ndarray, pose: Pose, distance: np.ndarray, truncatio
     iu = np.mod(np.rint(u).astype(int), width)
     iv = np.clip(np.rint(v).astype(int), 0, height - 1)
     return float(np.minimum(distance[iv, iu], truncation).mean())
+
+
+def points_scores(points: np.ndarray, poses: list[Pose], distance: np.ndarray,
+                  truncation: float = EDGE_TRUNCATION) -> np.ndarray:
+    """(C,) :func:`points_score` of the same points from each of ``poses``, in one vectorised pass."""
+    if not len(points):
+        return np.full(len(poses), truncation)
+    height, width = distance.shape
+    positions = np.array([p.position for p in poses])
+    rotations = np.stack([p.rotation for p in poses])
+    camera = np.matmul(points[None, :, :] - positions[:, None, :], rotations)  # (C, K, 3), world → camera
+    u, v = direction_to_pixel(camera, width)
+    iu = np.mod(np.rint(u).astype(np.int64), width)
+    iv = np.clip(np.rint(v).astype(np.int64), 0, height - 1)
+    return np.minimum(distance[iv, iu], truncation).mean(axis=1)
 
 
 def pose_score(scene, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
@@ -129,31 +154,36 @@ def refine_pose(scene, prior: Pose, distance: np.ndarray, step_m: float = 0.3, s
     edge-distance truncation tightens level by level, so early levels see a wide, smooth basin.
     """
     width = distance.shape[1]
-    prior_score = pose_score(scene, prior, distance)
+    # One render per pose: its boundary points give its score at any truncation and, for the best
+    # pose, the points the next level projects.
+    points = boundary_points(scene, prior, width)
+    prior_score = points_score(points, prior, distance)
     best = prior
     step_rad, tilt = math.radians(step_deg), math.radians(1.5)
     for level in range(levels):
         truncation = max(EDGE_TRUNCATION, 24.0 / 2 ** level)
-        best_score = pose_score(scene, best, distance, truncation)
-        points = boundary_points(scene, best, width)
-        centre = best
+        # The coarse levels' steps (≥ 7 cm) do not need full-resolution boundaries: render at half.
+        render_width = width // 2 if level < COARSE_LEVELS else width
+        best_score = points_score(points, best, distance, truncation)
+        centre, chosen = best, points
         candidates = [Pose(centre.x + dx * step_m, centre.y + dy * step_m, centre.z, centre.yaw + dyaw * step_rad,
                            centre.pitch, centre.roll)
                       for dx in (-2, -1, 0, 1, 2) for dy in (-2, -1, 0, 1, 2) for dyaw in (-2, -1, 0, 1, 2)]
-        scores = np.array([points_score(points, c, distance, truncation) for c in candidates])
+        scores = points_scores(chosen, candidates, distance, truncation)
         # The few best by projection are re-rendered (visibility changes with the pose) to choose.
         for index in np.argsort(scores, kind="stable")[:TOP_K]:
             centre = candidates[int(index)]
             tilts = [Pose(centre.x, centre.y, centre.z, centre.yaw, centre.pitch + dp * tilt, centre.roll + dr * tilt)
                      for dp in (-1, 0, 1) for dr in (-1, 0, 1)]
-            candidate = tilts[int(np.argmin([points_score(points, c, distance, truncation) for c in tilts]))]
-            score = pose_score(scene, candidate, distance, truncation)
+            candidate = tilts[int(np.argmin(points_scores(chosen, tilts, distance, truncation)))]
+            rendered = boundary_points(scene, candidate, render_width)
+            score = points_score(rendered, candidate, distance, truncation)
             if score < best_score:
-                best, best_score = candidate, score
+                best, best_score, points = candidate, score, rendered
         step_m /= 2.0
         step_rad /= 2.0
         tilt /= 2.0
-    return best, pose_score(scene, best, distance), prior_score
+    return best, points_score(points, best, distance), prior_score
 
 
 def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
@@ -253,13 +283,18 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
                 if row not in support or score > support[row][0]:
                     support[row] = (score, int(inside[row]), det)
     observations = []
+    # Each element's pixel box over all layers, in one pass (ufunc.at), at the frame's scale.
     _, ys, xs = np.nonzero(layers >= 0)
     ids = layers[layers >= 0]
+    box = np.stack([np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).max),
+                    np.full(n, -1), np.full(n, -1)])
+    np.minimum.at(box[0], ids, xs)
+    np.minimum.at(box[1], ids, ys)
+    np.maximum.at(box[2], ids, xs + 1)
+    np.maximum.at(box[3], ids, ys + 1)
     for row in candidates:
         pixels = int(visible[row])
-        mask = ids == row
-        region = (float(xs[mask].min() * scale), float(ys[mask].min() * scale),
-                  float((xs[mask].max() + 1) * scale), float((ys[mask].max() + 1) * scale))
+        region = tuple(float(c * scale) for c in box[:, row])
         if row in support:
             score, _, det = support[row]
             stage = min(det.stage, taxonomy.BY_NAME[tracked[row]].final_stage)
@@ -285,7 +320,9 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
     """
     distance = edge_distance(image)
     seen = np.zeros(len(twin.elements), bool)
-    for observation in observe(twin, scene, prior, believed, detections, image.shape[1], reliability=reliability):
+    # Which elements the detections support at the prior: half resolution is enough to anchor on them.
+    for observation in observe(twin, scene, prior, believed, detections, image.shape[1],
+                               work_width=WORK_WIDTH // 2, reliability=reliability):
         if observation.kind == INSTALLED:
             seen[observation.row] = True
     anchors = believed | seen

@@ -132,3 +132,15 @@ def test_the_bundled_detector_carries_its_per_class_reliability():
     assert set(reliability) <= set(taxonomy.CLASS_NAMES) and {"wall", "window", "slab"} <= set(reliability)
     assert all(0.0 <= v <= 1.0 for v in reliability.values())
     assert reliability["window"] > reliability["pipe"]  # as the model card measured them
+
+
+def test_scoring_many_poses_at_once_equals_scoring_each(sample, view):
+    from vision.register import WORK_WIDTH, boundary_points, points_score, points_scores
+
+    _, twin, scene, _ = sample
+    pose, _, _ = view
+    distance = np.random.default_rng(0).random((WORK_WIDTH // 2, WORK_WIDTH)).astype(np.float32) * 10
+    points = boundary_points(scene.scene(np.ones(len(twin.elements), np.int8)), pose, WORK_WIDTH)
+    poses = [Pose(pose.x + dx, pose.y, pose.z, pose.yaw + dyaw) for dx in (-0.3, 0, 0.3) for dyaw in (-0.1, 0, 0.1)]
+    batched = points_scores(points, poses, distance, truncation=4.0)
+    np.testing.assert_allclose(batched, [points_score(points, p, distance, 4.0) for p in poses], rtol=1e-6)
