@@ -43,7 +43,8 @@ def capture_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text())
 
 
-def _timestamp(text: str, where: str) -> dt.datetime:
+def parse_timestamp(text: str, where: str) -> dt.datetime:
+    """An ISO-8601 time with its zone, in UTC; :class:`CaptureError` naming ``where`` otherwise."""
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
@@ -72,8 +73,8 @@ def parse_manifest(data: dict, source: str = "capture.json") -> CaptureManifest:
         values = [*pose["position"], pose["yaw"], pose.get("pitch", 0.0), pose.get("roll", 0.0)]
         if not all(math.isfinite(v) for v in values):
             raise CaptureError(f"{where}: pose prior is not finite")
-        frames.append(FrameRecord(index, frame["file"], _timestamp(frame["timestamp"], where), Pose(*values)))
-    return CaptureManifest(data["capture_id"], data.get("device"), _timestamp(data["started_at"], source),
+        frames.append(FrameRecord(index, frame["file"], parse_timestamp(frame["timestamp"], where), Pose(*values)))
+    return CaptureManifest(data["capture_id"], data.get("device"), parse_timestamp(data["started_at"], source),
                            data.get("storey"), frames)
 
 
