@@ -45,6 +45,9 @@ class Config:
         self.SITETWIN_MAX_FRAME_BYTES = int(os.environ.get("SITETWIN_MAX_FRAME_BYTES", str(40 * 1024 * 1024)))
         self.MAX_CONTENT_LENGTH = self.SITETWIN_MAX_FRAME_BYTES + 64 * 1024
         self.SITETWIN_MAX_FRAME_PIXELS = int(os.environ.get("SITETWIN_MAX_FRAME_PIXELS", str(8192 * 4096)))
+        # 360° MP4 uploads: bytes per video, and frames it may yield at its manifest's interval.
+        self.SITETWIN_MAX_VIDEO_BYTES = int(os.environ.get("SITETWIN_MAX_VIDEO_BYTES", str(4 * 1024**3)))
+        self.SITETWIN_MAX_VIDEO_FRAMES = int(os.environ.get("SITETWIN_MAX_VIDEO_FRAMES", "5000"))
         self.SITETWIN_JOBS = os.environ.get("SITETWIN_JOBS", "thread")
         # Celery with Redis for processing on other machines (unset: in-process).
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -49,7 +49,7 @@ def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
     from webapp.models import Capture, Project
     from webapp.services.processing import process_capture
     from webapp.services.reports import progress_report
-    from webapp.services.uploads import upload_dir
+    from webapp.services.uploads import extract_video_frames, is_video_capture, upload_dir
 
     app = app or create_app()
     with app.app_context():
@@ -61,6 +61,15 @@ def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
         capture.state, capture.progress = "processing", 0.0
         db.session.commit()
         project = db.session.get(Project, capture.project_id)
+        try:
+            if is_video_capture(app.config, capture):
+                extract_video_frames(app.config, capture)
+        except Exception as error:
+            log.exception("capture %s: frames could not be taken from its video", capture_id)
+            capture.state, capture.error = "failed", f"video: {error}"[:2000]
+            db.session.commit()
+            db.session.remove()
+            return "failed"
         total = max(len(list((upload_dir(app.config, capture) / "frames").glob("*"))), 1)
 
         def progress(done: int) -> None:  # its own short transaction, visible while the job runs

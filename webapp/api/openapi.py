@@ -6,6 +6,7 @@ import json
 from functools import cache
 
 from vision.capture import SCHEMA_PATH
+from vision.video import VIDEO_SCHEMA_PATH
 
 _ERROR = {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -25,6 +26,13 @@ def openapi_document() -> dict:
                              "frames_received": {"type": "integer"},
                              "missing": {"type": "array", "items": {"type": "integer"}},
                              "error": {"type": ["string", "null"]}, "stats": {"type": "object"}}}
+    video = json.loads(VIDEO_SCHEMA_PATH.read_text())
+    for key in ("$schema", "$id"):
+        video.pop(key, None)
+    video = json.loads(json.dumps(video).replace("capture-1.json#/$defs/pose", "#/components/schemas/Pose"))
+    status["properties"]["video"] = {"type": "object", "properties": {
+        "received": {"type": "boolean"}, "sha256": {"type": "string"}, "width": {"type": "integer"},
+        "height": {"type": "integer"}, "fps": {"type": "number"}, "duration_s": {"type": "number"}}}
     capture_id = {"name": "capture_id", "in": "path", "required": True,
                   "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
     refusals = {code: _ERROR for code in ("400", "401", "403", "404", "409", "413", "415")}
@@ -32,15 +40,17 @@ def openapi_document() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "SiteTwin upload API", "version": "1",
                  "description": "Cameras upload 360° walks: create a capture from its manifest (docs/capture-format.md), "
-                                "PUT each frame (idempotent: a retry with the same bytes changes nothing), then "
-                                "finalise to queue processing. Authenticate with a project's API token."},
+                                "PUT each frame (idempotent: a retry with the same bytes changes nothing) or, for a "
+                                "video manifest, PUT the MP4, then finalise to queue processing. Authenticate with "
+                                "a project's API token."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
             "/captures": {"post": {
                 "summary": "Create a capture from its manifest (or get it back on retry)",
                 "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Manifest"}}}},
+                    "schema": {"oneOf": [{"$ref": "#/components/schemas/Manifest"},
+                                         {"$ref": "#/components/schemas/VideoManifest"}]}}}},
                 "responses": {"201": {"description": "Created", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}},
                               "200": {"description": "Already there (a retry)", "content": {"application/json": {
@@ -60,6 +70,17 @@ def openapi_document() -> dict:
                     "schema": {"$ref": "#/components/schemas/FrameStored"}}}},
                               "200": {"description": "Already stored (a retry)", "content": {"application/json": {
                                   "schema": {"$ref": "#/components/schemas/FrameStored"}}}}, **refusals}}},
+            "/captures/{capture_id}/video": {"put": {
+                "summary": "Upload the 360° MP4 of a capture created from a video manifest (2:1; frames are "
+                           "taken from it at the manifest's interval when it is processed)",
+                "parameters": [capture_id],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"201": {"description": "Stored", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/VideoStored"}}}},
+                              "200": {"description": "Already stored (a retry)", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/VideoStored"}}}}, **refusals}}},
             "/captures/{capture_id}/finalise": {"post": {
                 "summary": "All frames are in: queue processing", "parameters": [capture_id],
                 "responses": {"202": {"description": "Queued", "content": {"application/json": {
@@ -68,7 +89,11 @@ def openapi_document() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Manifest": manifest, "Pose": pose, "CaptureStatus": status,
+                "Manifest": manifest, "VideoManifest": video, "Pose": pose, "CaptureStatus": status,
+                "VideoStored": {"type": "object", "required": ["sha256", "duplicate"],
+                                "properties": {"sha256": {"type": "string"}, "duplicate": {"type": "boolean"},
+                                               "width": {"type": "integer"}, "height": {"type": "integer"},
+                                               "fps": {"type": "number"}, "duration_s": {"type": "number"}}},
                 "FrameStored": {"type": "object", "required": ["index", "sha256", "duplicate"],
                                 "properties": {"index": {"type": "integer"}, "sha256": {"type": "string"},
                                                "duplicate": {"type": "boolean"}}},

@@ -14,7 +14,7 @@ from webapp.services import uploads
 
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(exc):
-    return error(413, f"request larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes")
+    return error(413, f"request larger than {request.max_content_length} bytes")
 
 
 @bp.errorhandler(uploads.UploadError)
@@ -62,3 +62,16 @@ def finalise(capture_id: int):
     capture = uploads.project_capture(db.session, g.project_id, capture_id)
     uploads.finalise(db.session, current_app.config, capture)
     return jsonify(uploads.capture_status(current_app.config, capture)), 202
+
+
+@bp.put("/captures/<int:capture_id>/video")
+@token_required
+def put_video(capture_id: int):
+    capture = uploads.project_capture(db.session, g.project_id, capture_id)
+    # This route alone may receive more than a frame's worth (Flask 3.1: per-request limit).
+    request.max_content_length = current_app.config["SITETWIN_MAX_VIDEO_BYTES"] + 64 * 1024
+    upload = request.files.get("file")
+    if upload is None:
+        return error(400, "send the video as multipart/form-data in a field named 'file'")
+    sha256, duplicate, probe = uploads.store_video(current_app.config, capture, upload.stream)
+    return jsonify({"sha256": sha256, "duplicate": duplicate, **probe}), 200 if duplicate else 201
