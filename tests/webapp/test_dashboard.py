@@ -281,7 +281,7 @@ def test_settings_issue_a_token_shown_once_and_revoke_it(site):
     manager = signed_in(site, "manager@x.org")
     page = manager.get(f"/projects/{p}/settings").get_data(as_text=True)
     response = manager.post(
-        f"/projects/{p}/settings/tokens", data={"name": "helmet-9", "csrf_token": csrf_of(page)}
+        f"/projects/{p}/settings/tokens", data={"name": "helmet-9", "role": "camera", "csrf_token": csrf_of(page)}
     )
     secret = re.search(r"<code>(st_[^<]+)</code>", response.get_data(as_text=True)).group(1)
     assert secret not in manager.get(f"/projects/{p}/settings").get_data(as_text=True)

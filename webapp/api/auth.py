@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import ApiToken
-from webapp.models.accounts import token_digest
+from webapp.models.accounts import TOKEN_ROLES, token_digest
 
 
 def error(status: int, message: str, **extra):
@@ -22,8 +22,11 @@ def error(status: int, message: str, **extra):
     return response
 
 
-def token_required(view):
-    """Resolve ``Authorization: Bearer <token>`` to ``g.project_id``; 401 when missing or wrong."""
+def token_required(view=None, *, role: str = "camera"):
+    """Resolve ``Authorization: Bearer <token>`` to ``g.project_id``: 401 when missing or wrong,
+    403 when the token's role is below ``role`` (a camera token cannot upload a model)."""
+    if view is None:
+        return functools.partial(token_required, role=role)
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
@@ -33,6 +36,8 @@ def token_required(view):
         token = db.session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(header[7:].strip())))
         if token is None or token.revoked_at is not None:
             return error(401, "invalid or revoked token")
+        if TOKEN_ROLES.index(token.role) < TOKEN_ROLES.index(role):
+            return error(403, f"this needs a {role} token; {token.name!r} is a {token.role} token")
         token.last_used_at = dt.datetime.now(dt.UTC)
         db.session.commit()
         g.project_id = token.project_id

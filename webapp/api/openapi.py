@@ -81,6 +81,27 @@ def openapi_document() -> dict:
                     "schema": {"$ref": "#/components/schemas/VideoStored"}}}},
                               "200": {"description": "Already stored (a retry)", "content": {"application/json": {
                                   "schema": {"$ref": "#/components/schemas/VideoStored"}}}}, **refusals}}},
+            "/models": {"post": {
+                "summary": "Upload the project's IFC model: its next revision (manager token; the same file again "
+                           "changes nothing)",
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"201": {"description": "Ingested", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Revision"}}}},
+                              "200": {"description": "Already ingested", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Revision"}}}}, **refusals}}},
+            "/schedules": {"post": {
+                "summary": "Upload the project's schedule (IFC 4D, MS Project XML, Primavera XER or CSV, by file "
+                           "suffix): its next version (manager token)",
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"},
+                                   "lenient": {"type": "string", "enum": ["true", "false"]}}}}}},
+                "responses": {"201": {"description": "Imported", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ScheduleVersion"}}}},
+                              "200": {"description": "Already imported", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/ScheduleVersion"}}}}, **refusals}}},
             "/captures/{capture_id}/finalise": {"post": {
                 "summary": "All frames are in: queue processing", "parameters": [capture_id],
                 "responses": {"202": {"description": "Queued", "content": {"application/json": {
@@ -97,7 +118,16 @@ def openapi_document() -> dict:
                 "FrameStored": {"type": "object", "required": ["index", "sha256", "duplicate"],
                                 "properties": {"index": {"type": "integer"}, "sha256": {"type": "string"},
                                                "duplicate": {"type": "boolean"}}},
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Error": {"type": "object", "required": ["error"], "properties": {
+                    "error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}},
+                "Revision": {"type": "object", "required": ["project", "revision", "elements"], "properties": {
+                    "project": {"type": "string"}, "revision": {"type": "integer"}, "schema": {"type": "string"},
+                    "elements": {"type": "integer"}, "with_geometry": {"type": "integer"},
+                    "storeys": {"type": "integer"}, "unchanged": {"type": "boolean"}, "diff": {"type": "object"}}},
+                "ScheduleVersion": {"type": "object", "required": ["project", "version", "tasks"], "properties": {
+                    "project": {"type": "string"}, "version": {"type": "integer"}, "format": {"type": "string"},
+                    "tasks": {"type": "integer"}, "linked_elements": {"type": "integer"},
+                    "unchanged": {"type": "boolean"}}},
             },
         },
     }

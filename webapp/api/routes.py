@@ -9,7 +9,9 @@ from webapp.api import bp
 from webapp.api.auth import error, token_required
 from webapp.api.openapi import openapi_document
 from webapp.extensions import db
-from webapp.services import uploads
+from webapp.models import Project
+from webapp.services import project_files, uploads
+from webapp.services.twins import NotFound
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -75,3 +77,36 @@ def put_video(capture_id: int):
         return error(400, "send the video as multipart/form-data in a field named 'file'")
     sha256, duplicate, probe = uploads.store_video(current_app.config, capture, upload.stream)
     return jsonify({"sha256": sha256, "duplicate": duplicate, **probe}), 200 if duplicate else 201
+
+
+def _project():
+    return db.session.get(Project, g.project_id)
+
+
+@bp.post("/models")
+@token_required(role="manager")
+def post_model():
+    upload = request.files.get("file")
+    if upload is None:
+        return error(400, "send the IFC file as multipart/form-data in a field named 'file'")
+    try:
+        result = project_files.upload_model(db.session, current_app.config, _project(), upload)
+    except project_files.ProjectFileError as refused:
+        return error(400, str(refused))
+    return jsonify(result.as_dict()), 200 if result.unchanged else 201
+
+
+@bp.post("/schedules")
+@token_required(role="manager")
+def post_schedule():
+    upload = request.files.get("file")
+    if upload is None:
+        return error(400, "send the schedule as multipart/form-data in a field named 'file'")
+    lenient = request.form.get("lenient", "false").lower() in {"1", "true", "yes"}
+    try:
+        result = project_files.upload_schedule(db.session, current_app.config, _project(), upload, lenient)
+    except project_files.ProjectFileError as refused:
+        return error(400, str(refused), problems=refused.problems)
+    except NotFound as missing:
+        return error(409, str(missing))
+    return jsonify(result.as_dict()), 200 if result.unchanged else 201

@@ -54,15 +54,17 @@ def user_create_command(email, password, name, project_name, role, as_json) -> N
 
 @click.group("token")
 def token_group() -> None:
-    """API tokens of camera devices (one project each)."""
+    """API tokens of camera devices and integrations (one project each)."""
 
 
 @token_group.command("create")
 @click.option("--project", "project_name", required=True)
 @click.option("--name", required=True, help="The device, e.g. helmet-cam-07.")
+@click.option("--role", type=click.Choice(["camera", "manager"]), default="camera", show_default=True,
+              help="camera: uploads captures; manager: also uploads models and schedules.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @with_appcontext
-def token_create_command(project_name, name, as_json) -> None:
+def token_create_command(project_name, name, role, as_json) -> None:
     """Issue a token; its secret is shown once and stored only as a hash."""
     from webapp.extensions import db
     from webapp.models import ApiToken
@@ -73,11 +75,11 @@ def token_create_command(project_name, name, as_json) -> None:
         project = get_project(db.session, project_name)
     except NotFound as error:
         fail(str(error))
-    token, secret = ApiToken.issue(project.id, name)
+    token, secret = ApiToken.issue(project.id, name, role)
     db.session.add(token)
     db.session.commit()
-    emit({"id": token.id, "project": project.name, "name": name, "token": secret}, as_json,
-         f"token {token.id} for {name} on {project.name}: {secret}  (shown once)")
+    emit({"id": token.id, "project": project.name, "name": name, "role": role, "token": secret}, as_json,
+         f"{role} token {token.id} for {name} on {project.name}: {secret}  (shown once)")
 
 
 @token_group.command("revoke")

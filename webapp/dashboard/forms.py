@@ -53,6 +53,8 @@ class RecipientForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Device", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=[SelectChoice("camera", "camera: uploads captures"),
+                                        SelectChoice("manager", "manager: also models and schedules")])
 
 
 class ModelUploadForm(FlaskForm):

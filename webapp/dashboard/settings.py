@@ -4,15 +4,10 @@ manager's uploads of a new model revision or schedule. Viewers may look; manager
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 from flask import current_app, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
 
-from twin.ifc import IfcReadError
-from twin.schedule import ScheduleImportError
 from webapp.auth.access import project_view
 from webapp.dashboard import bp
 from webapp.dashboard.forms import (
@@ -26,6 +21,7 @@ from webapp.dashboard.forms import (
 )
 from webapp.extensions import db
 from webapp.models import AlertRule, ApiToken, ModelRevision, Recipient, ScheduleVersion
+from webapp.services import project_files
 
 
 def _settings_page(**forms):
@@ -142,7 +138,7 @@ def add_token(project_id: int):
     form = TokenForm()
     if not form.validate_on_submit():
         return _settings_page(token_form=form)
-    token, secret = ApiToken.issue(project_id, form.name.data.strip())
+    token, secret = ApiToken.issue(project_id, form.name.data.strip(), form.role.data)
     db.session.add(token)
     db.session.commit()
     return _settings_page(new_secret=(token.name, secret))  # shown once, never stored
@@ -159,69 +155,33 @@ def revoke_token(project_id: int, token_id: int):
     return _back()
 
 
-def _saved_upload(storage, suffix_from: str) -> tempfile.TemporaryDirectory:
-    """The uploaded file, saved whole under its own (sanitised) name in a fresh temporary directory."""
-    tmp = tempfile.TemporaryDirectory(dir=Path(current_app.config["SITETWIN_DATA_DIR"]), prefix=".upload-")
-    name = secure_filename(suffix_from) or "upload"
-    storage.save(Path(tmp.name) / name)
-    return tmp
-
-
 @bp.post("/projects/<int:project_id>/settings/model")
 @project_view("manager")
 def upload_model(project_id: int):
-    from webapp.services.ingest import ingest_model
-
     form = ModelUploadForm()
     if not form.validate_on_submit():
         return _settings_page(model_form=form)
-    with _saved_upload(form.file.data, form.file.data.filename) as folder:
-        path = next(Path(folder).iterdir())
-        try:
-            result = ingest_model(
-                db.session,
-                path,
-                g.project.name,
-                current_app.config["SITETWIN_DATA_DIR"],
-                threads=current_app.config.get("SITETWIN_THREADS") or None,
-            )
-        except IfcReadError as error:
-            db.session.rollback()
-            form.file.errors = [str(error).replace(str(path), form.file.data.filename)]
-            return _settings_page(model_form=form)
-    flash(
-        f"Model revision {result.revision}: {result.elements} elements, "
-        f"{result.with_geometry} with geometry.",
-        "info",
-    )
+    try:
+        result = project_files.upload_model(db.session, current_app.config, g.project, form.file.data)
+    except project_files.ProjectFileError as error:
+        form.file.errors = error.problems
+        return _settings_page(model_form=form)
+    flash(f"Model revision {result.revision}: {result.elements} elements, "
+          f"{result.with_geometry} with geometry.", "info")
     return _back()
 
 
 @bp.post("/projects/<int:project_id>/settings/schedule")
 @project_view("manager")
 def upload_schedule(project_id: int):
-    from webapp.services.schedules import import_schedule
-
     form = ScheduleUploadForm()
     if not form.validate_on_submit():
         return _settings_page(schedule_form=form)
-    with _saved_upload(form.file.data, form.file.data.filename) as folder:
-        path = next(Path(folder).iterdir())
-        try:
-            result = import_schedule(
-                db.session,
-                current_app.config["SITETWIN_DATA_DIR"],
-                g.project.name,
-                path,
-                lenient=form.lenient.data,
-            )
-        except ScheduleImportError as error:
-            db.session.rollback()
-            form.file.errors = [
-                line
-                for line in str(error).replace(str(path), form.file.data.filename).splitlines()
-                if line.strip()
-            ][:20]
-            return _settings_page(schedule_form=form)
+    try:
+        result = project_files.upload_schedule(db.session, current_app.config, g.project, form.file.data,
+                                               lenient=form.lenient.data)
+    except project_files.ProjectFileError as error:
+        form.file.errors = [str(error), *error.problems[:20]]
+        return _settings_page(schedule_form=form)
     flash(f"Schedule version {result.version}: {result.tasks} tasks.", "info")
     return _back()

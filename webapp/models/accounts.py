@@ -56,8 +56,12 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: What a token may do: a camera uploads captures; a manager token also uploads models and schedules.
+TOKEN_ROLES = ("camera", "manager")
+
+
 class ApiToken(Base):
-    """A camera device's token for one project."""
+    """A device's or an integration's token for one project, with a role (:data:`TOKEN_ROLES`)."""
 
     __tablename__ = "api_tokens"
 
@@ -66,12 +70,16 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
+    role: Mapped[str] = mapped_column(String(16), default="camera", server_default="camera")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
 
     @classmethod
-    def issue(cls, project_id: int, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, project_id: int, name: str, role: str = "camera") -> tuple[ApiToken, str]:
         """A new token row and its secret (shown once, never stored)."""
+        if role not in TOKEN_ROLES:
+            raise ValueError(f"token role {role!r} is not one of {', '.join(TOKEN_ROLES)}")
         secret = "st_" + secrets.token_urlsafe(32)
-        return cls(project_id=project_id, name=name, digest=token_digest(secret), prefix=secret[:10]), secret
+        token = cls(project_id=project_id, name=name, digest=token_digest(secret), prefix=secret[:10], role=role)
+        return token, secret
