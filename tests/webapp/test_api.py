@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from twin.generate import generate_building
-
 
 def jpeg(width=256, height=128, seed=0) -> bytes:
     pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
@@ -22,19 +20,6 @@ def manifest(capture_id="walk-1", frames=2, **frame_overrides):
             "frames": [{"file": f"frames/{k:06d}.jpg", "timestamp": f"2026-01-05T09:00:{k:02d}Z",
                         "pose_prior": {"position": [1.0 + k, 2.0, 1.7], "yaw": 0.1}, **frame_overrides}
                        for k in range(frames)]}
-
-
-@pytest.fixture
-def api(app, runner, tmp_path):
-    """Two projects, a device token for each; returns (client, token of A, token of B)."""
-    path = tmp_path / "b.ifc"
-    generate_building(path, storeys=1, bays=(1, 1), seed=1)
-    tokens = []
-    for name in ("A", "B"):
-        assert runner.invoke(args=["ingest", str(path), "--project", name]).exit_code == 0
-        result = runner.invoke(args=["token", "create", "--project", name, "--name", "cam", "--json"])
-        tokens.append(json.loads(result.stdout)["token"])
-    return app.test_client(), *tokens
 
 
 def auth(token):

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.webapp.test_api import api, auth, jpeg, put_frame  # noqa: F401  (api is a fixture)
+from tests.webapp.test_api import auth, jpeg, put_frame
 
 
 def mp4(tmp_path, seconds=2.0, width=256, height=None, fps=10, name="walk.mp4", noise=False) -> bytes:
