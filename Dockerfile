@@ -1,4 +1,4 @@
-# One image for every SiteTwin service (web, and later worker and scheduler).
+# One image for every SiteTwin service: web (gunicorn), worker (Celery), scheduler, migrations.
 
 # The browser bundles (three.js and the 3D twin viewer), built here so that pages fetch nothing from a CDN.
 FROM node:20-bookworm-slim AS frontend

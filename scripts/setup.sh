@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 # open3d needs libusb and libgomp; opencv needs libGL and glib; the browser tests drive Debian's
-# chromium (Playwright is pointed at /usr/bin/chromium: nothing downloads a browser).
-DEB_PACKAGES=(libusb-1.0-0 libgomp1 libgl1 libglib2.0-0 chromium)
+# chromium (Playwright is pointed at /usr/bin/chromium: nothing downloads a browser); docker-compose
+# validates docker-compose.yml in the suite (no Docker engine is needed for that).
+DEB_PACKAGES=(libusb-1.0-0 libgomp1 libgl1 libglib2.0-0 chromium docker-compose)
 # The 3D viewer's bundle is built with Node.js and npm; Debian's nodejs serves when none is installed.
 command -v npm >/dev/null || DEB_PACKAGES+=(nodejs npm)
 

@@ -10,6 +10,7 @@ constraints and row locks (``webapp.models.alerts``), not by there being one sch
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -49,6 +50,9 @@ def deliver_job() -> None:
             deliver_outbox(db.session, current_app.config)
         finally:
             db.session.remove()
+        # A heartbeat for health checks (docker-compose): the scheduler is alive and its jobs run.
+        heartbeat = Path(current_app.config["SITETWIN_DATA_DIR"]) / "scheduler.heartbeat"
+        heartbeat.touch()
 
 
 def sync_projects_job() -> None:
