@@ -77,6 +77,21 @@ class RegistrationResult:
     prior_score: float
     observations: list[FrameObservation] = field(default_factory=list)
 
+    def to_dict(self) -> dict:
+        """Plain JSON-able data (a worker sends it to the one that stores the capture)."""
+        return {"pose": self.pose.as_list(), "prior": self.prior.as_list(), "score": self.score,
+                "prior_score": self.prior_score,
+                "observations": [[o.row, o.kind, o.stage, o.confidence, o.visible_pixels,
+                                  list(o.region) if o.region else None] for o in self.observations]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RegistrationResult:
+        observations = [FrameObservation(int(row), kind, int(stage), float(confidence), int(pixels),
+                                         tuple(region) if region else None)
+                        for row, kind, stage, confidence, pixels, region in data["observations"]]
+        return cls(Pose.from_list(data["pose"]), Pose.from_list(data["prior"]), float(data["score"]),
+                   float(data["prior_score"]), observations)
+
 
 def edge_distance(image: np.ndarray, width: int = WORK_WIDTH) -> np.ndarray:
     """(H, W) float32 distance (pixels) from each pixel to the nearest edge of the RGB frame at ``width``."""

@@ -1,15 +1,20 @@
 """Celery, for sites that outgrow one machine: when ``CELERY_BROKER_URL`` is set, finalised
 captures go to Redis and any number of ``sitetwin worker`` processes take them.
 
-Tasks are acknowledged late and requeued if a worker dies mid-capture; processing writes a
-capture in one transaction, so running it again duplicates nothing.
+A capture of more than ``SITETWIN_CHUNK_FRAMES`` frames is split: its frames are registered in
+chunks that any worker may take (a chord), and the last step stores the whole capture in one
+transaction. Tasks are acknowledged late and requeued if a worker dies mid-chunk; nothing is
+written before the last step, so running any part again duplicates nothing. A failed capture is
+tried again (up to :data:`MAX_ATTEMPTS`, backing off), its error on the capture meanwhile.
 """
 
 from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, chord
+
+MAX_ATTEMPTS = 3
 
 celery = Celery("sitetwin")
 celery.conf.update(
@@ -22,12 +27,65 @@ celery.conf.update(
 )
 
 
-@celery.task(name="sitetwin.process_capture", bind=True, max_retries=3)
-def process_capture_task(self, capture_id: int) -> str:
-    """Process an uploaded capture (in the worker's own app, configured from its environment)."""
-    from webapp.jobs import process_uploaded_capture
+def configure(broker_url: str) -> None:
+    """Point Celery at the broker; chunk results travel through the same Redis (chords need a backend)."""
+    celery.conf.broker_url = broker_url
+    celery.conf.result_backend = os.environ.get("CELERY_RESULT_BACKEND") or (
+        broker_url if broker_url.startswith(("redis://", "rediss://")) else None)
 
-    state = process_uploaded_capture(capture_id)
-    if state == "failed" and self.request.retries < self.max_retries:
-        raise self.retry(countdown=5 * 2 ** self.request.retries)  # the error is on the capture meanwhile
+
+configure(celery.conf.broker_url)
+
+
+def _app():
+    from webapp import create_app
+
+    return create_app()
+
+
+@celery.task(name="sitetwin.process_capture")
+def process_capture_task(capture_id: int, attempt: int = 0) -> str:
+    """Prepare the capture, then process it here (small) or fan its frames out in chunks."""
+    from webapp.jobs import finish_capture, prepare_capture
+
+    app = _app()
+    with app.app_context():
+        total = prepare_capture(capture_id)
+        if total is None:
+            return "nothing to do"
+        size = int(app.config.get("SITETWIN_CHUNK_FRAMES", 4))
+        if total <= size or not celery.conf.result_backend:
+            return _after(finish_capture(capture_id), capture_id, attempt)
+    chunks = [list(range(start, min(start + size, total))) for start in range(0, total, size)]
+    chord(register_chunk_task.s(capture_id, chunk) for chunk in chunks)(finish_capture_task.s(capture_id, attempt))
+    return f"{len(chunks)} chunks"
+
+
+@celery.task(name="sitetwin.register_chunk")
+def register_chunk_task(capture_id: int, indices: list[int]) -> list[dict] | dict:
+    """Register some frames of a capture; an error comes back as data, for the last step to record."""
+    from webapp.jobs import register_chunk
+
+    with _app().app_context():
+        try:
+            return register_chunk(capture_id, indices)
+        except Exception as error:  # the chord's last step records it on the capture
+            return {"error": f"frames {indices[0]}–{indices[-1]}: {type(error).__name__}: {error}"}
+
+
+@celery.task(name="sitetwin.finish_capture")
+def finish_capture_task(chunks: list, capture_id: int, attempt: int = 0) -> str:
+    """Store the capture from its registered chunks, in one transaction."""
+    from webapp.jobs import _fail, finish_capture
+
+    with _app().app_context():
+        errors = [chunk["error"] for chunk in chunks if isinstance(chunk, dict)]
+        if errors:
+            return _after(_fail(capture_id, "; ".join(errors)), capture_id, attempt)
+        return _after(finish_capture(capture_id, [frame for chunk in chunks for frame in chunk]), capture_id, attempt)
+
+
+def _after(state: str, capture_id: int, attempt: int) -> str:
+    if state == "failed" and attempt + 1 < MAX_ATTEMPTS:
+        process_capture_task.apply_async((capture_id, attempt + 1), countdown=5 * 2 ** attempt)
     return state

@@ -51,6 +51,8 @@ class Config:
         self.SITETWIN_JOBS = os.environ.get("SITETWIN_JOBS", "thread")
         # Celery with Redis for processing on other machines (unset: in-process).
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+        # Frames per chunk when Celery workers share a capture (a capture of more is split).
+        self.SITETWIN_CHUNK_FRAMES = int(os.environ.get("SITETWIN_CHUNK_FRAMES", "4"))
         # Links in alerts point here (the dashboard's public address).
         self.SITETWIN_BASE_URL = os.environ.get("SITETWIN_BASE_URL", "http://localhost:5000")
         # The daily slip check, a crontab line in each project's time zone; outbox delivery period.

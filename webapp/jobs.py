@@ -23,9 +23,9 @@ _executor: ThreadPoolExecutor | None = None
 def enqueue_capture(capture_id: int) -> None:
     app = current_app._get_current_object()
     if app.config.get("CELERY_BROKER_URL"):
-        from webapp.celery_app import celery, process_capture_task
+        from webapp.celery_app import configure, process_capture_task
 
-        celery.conf.broker_url = app.config["CELERY_BROKER_URL"]
+        configure(app.config["CELERY_BROKER_URL"])
         process_capture_task.apply_async(args=[capture_id])
         return
     if app.config.get("SITETWIN_JOBS", "thread") == "worker":
@@ -39,62 +39,127 @@ def enqueue_capture(capture_id: int) -> None:
     _executor.submit(process_uploaded_capture, capture_id, app)
 
 
-def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
-    """Process an uploaded capture; records failure on the capture instead of losing it.
+def _fail(capture_id: int, message: str) -> str:
+    from webapp.extensions import db
+    from webapp.models import Capture
 
-    Returns the capture's final state ("processed", "failed", or "missing")."""
+    db.session.rollback()
+    capture = db.session.get(Capture, capture_id)
+    capture.state, capture.error = "failed", message[:2000]
+    db.session.commit()
+    return "failed"
+
+
+def prepare_capture(capture_id: int) -> int | None:
+    """Mark the capture processing and take a video's frames; its frame count, or None when there
+    is nothing to do (gone, already processed, or failed here). Needs an app context."""
+    from vision.capture import read_capture
+    from webapp.extensions import db
+    from webapp.models import Capture
+    from webapp.services.uploads import extract_video_frames, is_video_capture, upload_dir
+
+    config = current_app.config
+    capture = db.session.get(Capture, capture_id)
+    if capture is None or capture.state == "processed":
+        return None
+    capture.state, capture.progress, capture.error = "processing", 0.0, None
+    db.session.commit()
+    try:
+        if is_video_capture(config, capture):
+            extract_video_frames(config, capture)
+        return len(read_capture(upload_dir(config, capture)).frames)
+    except Exception as error:
+        log.exception("capture %s: not a processable capture", capture_id)
+        _fail(capture_id, f"{type(error).__name__}: {error}")
+        return None
+
+
+def _progress(capture_id: int, total: int):
+    """Progress callback adding this worker's frames to the capture's share done (chunks add up)."""
+    from webapp.extensions import db
+    from webapp.models import Capture
+
+    state = {"reported": 0}
+
+    def progress(done: int) -> None:  # its own short transaction, visible while the job runs
+        step, state["reported"] = done - state["reported"], done
+        with db.engine.begin() as connection:
+            connection.execute(update(Capture).where(Capture.id == capture_id)
+                               .values(progress=Capture.progress + step / total * 0.95))
+
+    return progress
+
+
+def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
+    """Register frames ``indices`` of an uploaded capture (one chunk); plain data for :func:`finish_capture`."""
+    from vision.capture import read_capture
     from vision.detect import load_detector
-    from webapp import create_app
     from webapp.extensions import db
     from webapp.models import Capture, Project
-    from webapp.services.processing import process_capture
+    from webapp.services.processing import capture_context, register_frames
+    from webapp.services.uploads import upload_dir
+
+    capture = db.session.get(Capture, capture_id)
+    project = db.session.get(Project, capture.project_id)
+    folder = upload_dir(current_app.config, capture)
+    manifest = read_capture(folder)
+    _, _, twin, scene, believed = capture_context(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name)
+    db.session.remove()
+    frames = register_frames(twin, scene, believed, folder, manifest, indices, load_detector(),
+                             progress=_progress(capture_id, len(manifest.frames)))
+    return [frame.to_dict() for frame in frames]
+
+
+def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str:
+    """Register what is not registered yet, store the capture in one transaction, refresh the report."""
+    from vision.capture import read_capture
+    from vision.detect import load_detector
+    from webapp.extensions import db
+    from webapp.models import Capture, Project
+    from webapp.services.processing import RegisteredFrame, process_capture
     from webapp.services.reports import progress_report
-    from webapp.services.uploads import extract_video_frames, is_video_capture, upload_dir
+    from webapp.services.uploads import upload_dir
+
+    capture = db.session.get(Capture, capture_id)
+    project = db.session.get(Project, capture.project_id)
+    folder = upload_dir(current_app.config, capture)
+    try:
+        total = len(read_capture(folder).frames)
+        process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name, folder, load_detector(),
+                        progress=_progress(capture_id, total),
+                        registered=[RegisteredFrame.from_dict(r) for r in registered or ()])
+    except Exception as error:
+        log.exception("capture %s failed", capture_id)
+        state = _fail(capture_id, f"{type(error).__name__}: {error}")
+        db.session.remove()
+        return state
+    try:  # the overview reads the stored report: recompute it now, not on a manager's page view
+        progress_report(db.session, db.session.get(Project, project.id))
+    except Exception:  # the capture is processed; a report that fails here is recomputed on view
+        db.session.rollback()
+        log.exception("progress report of project %s after capture %s", project.id, capture_id)
+    finally:
+        db.session.remove()
+    return "processed"
+
+
+def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
+    """Process an uploaded capture in this process; records failure on the capture instead of losing it.
+
+    Returns the capture's final state ("processed", "failed", or "missing")."""
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import Capture
 
     app = app or create_app()
     with app.app_context():
-        capture = db.session.get(Capture, capture_id)
-        if capture is None:
-            return "missing"
-        if capture.state == "processed":
-            return "processed"
-        capture.state, capture.progress = "processing", 0.0
-        db.session.commit()
-        project = db.session.get(Project, capture.project_id)
         try:
-            if is_video_capture(app.config, capture):
-                extract_video_frames(app.config, capture)
-        except Exception as error:
-            log.exception("capture %s: frames could not be taken from its video", capture_id)
-            capture.state, capture.error = "failed", f"video: {error}"[:2000]
-            db.session.commit()
-            db.session.remove()
-            return "failed"
-        total = max(len(list((upload_dir(app.config, capture) / "frames").glob("*"))), 1)
-
-        def progress(done: int) -> None:  # its own short transaction, visible while the job runs
-            with db.engine.begin() as connection:
-                connection.execute(update(Capture).where(Capture.id == capture_id).values(progress=done / total * 0.95))
-
-        try:
-            process_capture(db.session, app.config["SITETWIN_DATA_DIR"], project.name, upload_dir(app.config, capture),
-                            load_detector(), progress=progress)
-        except Exception as error:
-            db.session.rollback()
-            log.exception("capture %s failed", capture_id)
-            capture = db.session.get(Capture, capture_id)
-            capture.state, capture.error = "failed", f"{type(error).__name__}: {error}"[:2000]
-            db.session.commit()
-            db.session.remove()
-            return "failed"
-        try:  # the overview reads the stored report: recompute it now, not on a manager's page view
-            progress_report(db.session, db.session.get(Project, capture.project_id))
-        except Exception:  # the capture is processed; a report that fails here is recomputed on view
-            db.session.rollback()
-            log.exception("progress report of project %s after capture %s", capture.project_id, capture_id)
+            if prepare_capture(capture_id) is None:
+                capture = db.session.get(Capture, capture_id)
+                return capture.state if capture is not None else "missing"
+            return finish_capture(capture_id)
         finally:
             db.session.remove()
-        return "processed"
 
 
 def claim_queued(app: Flask) -> int | None:

@@ -135,13 +135,16 @@ def _upload(app, runner, walk):
     return client, headers, capture["id"]
 
 
-def test_a_real_celery_worker_on_redis_processes_an_uploaded_capture(app, runner, walk, tmp_path):
+def test_real_celery_workers_on_redis_share_an_uploaded_capture_in_chunks(app, runner, walk, tmp_path):
+    """Two `sitetwin worker` processes; one frame per chunk, so the capture is a chord of three."""
     import os
     import subprocess
     import sys
     import time
 
     import redis
+
+    from webapp.models import Frame, Observation
 
     broker = "redis://127.0.0.1:6379/14"
     try:
@@ -151,12 +154,15 @@ def test_a_real_celery_worker_on_redis_processes_an_uploaded_capture(app, runner
     app.config["CELERY_BROKER_URL"] = broker
     client, headers, capture = _upload(app, runner, walk)
     env = {**os.environ, "CELERY_BROKER_URL": broker, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "SITETWIN_DATA_DIR": app.config["SITETWIN_DATA_DIR"], "SITETWIN_AUTO_MIGRATE": "0"}
-    log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([sys.executable, "-m", "webapp", "worker"], env=env, stdout=log, stderr=log)
+           "SITETWIN_DATA_DIR": app.config["SITETWIN_DATA_DIR"], "SITETWIN_AUTO_MIGRATE": "0",
+           "SITETWIN_CHUNK_FRAMES": "1"}
+    logs = [tmp_path / f"worker-{k}.log" for k in range(2)]
+    outputs = [log.open("w") for log in logs]
+    workers = [subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--name", f"w{k}@%h"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT) for k, out in enumerate(outputs)]
     try:
         assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
-        deadline = time.time() + 240
+        deadline = time.time() + 300
         status = {}
         while time.time() < deadline:
             status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
@@ -164,10 +170,20 @@ def test_a_real_celery_worker_on_redis_processes_an_uploaded_capture(app, runner
                 break
             time.sleep(1)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
-    assert status.get("state") == "processed", (status, (tmp_path / "worker.log").read_text()[-3000:])
+        for worker, out in zip(workers, outputs, strict=True):
+            worker.terminate()
+            worker.wait(timeout=30)
+            out.close()
+    text = "".join(log.read_text() for log in logs)
+    assert status.get("state") == "processed", (status, text[-3000:])
+    assert text.count("Task sitetwin.register_chunk") >= 3 and "Task sitetwin.finish_capture" in text
+    with app.app_context():
+        from webapp.extensions import db
+
+        frames = db.session.query(Frame).filter_by(capture_id=capture).count()
+        pairs = db.session.query(Observation.frame_id, Observation.global_id).join(Frame).filter(
+            Frame.capture_id == capture).all()
+    assert frames == 3 and len(pairs) == len(set(pairs)) > 0
 
 
 def test_the_database_polling_worker_processes_queued_captures(app, runner, walk):

@@ -147,18 +147,20 @@ def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refi
 
 @click.command("worker")
 @click.option("--concurrency", default=1, show_default=True, help="Celery worker processes.")
+@click.option("--name", default="sitetwin@%h", show_default=True,
+              help="Celery node name (%h: the host name); give each worker on one host its own.")
 @with_appcontext
-def worker_command(concurrency: int) -> None:
+def worker_command(concurrency: int, name: str) -> None:
     """Process queued captures: a Celery worker when CELERY_BROKER_URL is set, else poll the database."""
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ensure_database()
     if current_app.config.get("CELERY_BROKER_URL"):
-        from webapp.celery_app import celery
+        from webapp.celery_app import celery, configure
 
-        celery.conf.broker_url = current_app.config["CELERY_BROKER_URL"]
-        celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "sitetwin",
+        configure(current_app.config["CELERY_BROKER_URL"])
+        celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "sitetwin", "-n", name,
                             "--without-gossip", "--without-mingle"])
     else:
         from webapp.jobs import run_worker

@@ -26,7 +26,7 @@ from twin.fusion import Observation as FusionObservation
 from twin.fusion import fuse
 from twin.ifc import file_sha256
 from vision.capture import CaptureError, read_capture
-from vision.register import register_frame
+from vision.register import RegistrationResult, register_frame
 from vision.render import RenderScene
 from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation
 from webapp.services.twins import current_revision, get_project, load_revision_twin
@@ -108,15 +108,76 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
     return changes
 
 
+@dataclass
+class RegisteredFrame:
+    """One frame's result: what :func:`register_frames` computes and :func:`process_capture` stores.
+
+    Plain data (:meth:`to_dict`), so chunks of a capture can be registered by other workers."""
+
+    index: int
+    sha256: str
+    shape: tuple[int, int]
+    result: RegistrationResult
+    timing: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "sha256": self.sha256, "shape": list(self.shape),
+                "result": self.result.to_dict(), "timing": self.timing}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RegisteredFrame:
+        return cls(data["index"], data["sha256"], tuple(data["shape"]), RegistrationResult.from_dict(data["result"]),
+                   data["timing"])
+
+
+def capture_context(session: Session, data_dir: str | os.PathLike, project_name: str):
+    """(project, revision, twin, scene, believed-built mask) that frames of a capture register against."""
+    project = get_project(session, project_name)
+    revision = current_revision(session, project)
+    twin = load_revision_twin(revision, data_dir)
+    return project, revision, twin, RenderScene(twin), believed_built(session, project.id, twin.global_ids)
+
+
+def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.PathLike, manifest, indices,
+                    detector, refine: bool = True, progress: Callable[[int], None] | None = None
+                    ) -> list[RegisteredFrame]:
+    """Read, detect and register the frames ``indices`` of a capture (any subset: a chunk)."""
+    from vision.detect import detect_frame
+
+    capture_dir = Path(capture_dir)
+    detect = detector.detect if hasattr(detector, "detect") else (lambda image: detect_frame(image, detector))
+    out = []
+    for done, k in enumerate(indices, start=1):
+        frame = manifest.frames[k]
+        t0 = time.perf_counter()
+        path = capture_dir / frame.file
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None or image.shape[1] != 2 * image.shape[0]:
+            raise CaptureError(f"{path}: frame {k} is not a readable 2:1 panorama")
+        image = image[..., ::-1]
+        t1 = time.perf_counter()
+        detections = detect(image)
+        t2 = time.perf_counter()
+        result = register_frame(twin, scene, image, frame.pose_prior, believed, detections, refine=refine,
+                                reliability=getattr(detector, "reliability", None))
+        t3 = time.perf_counter()
+        out.append(RegisteredFrame(k, file_sha256(path), image.shape[:2], result,
+                                   {"read": t1 - t0, "detect": t2 - t1, "register": t3 - t2}))
+        if progress is not None:
+            progress(done)
+    return out
+
+
 def process_capture(session: Session, data_dir: str | os.PathLike, project_name: str, capture_dir: str | os.PathLike,
-                    detector, refine: bool = True, progress: Callable[[int], None] | None = None) -> ProcessResult:
+                    detector, refine: bool = True, progress: Callable[[int], None] | None = None,
+                    registered: list[RegisteredFrame] | None = None) -> ProcessResult:
     """Process the capture in ``capture_dir`` for ``project_name`` (see the module docstring).
 
     detector: a :class:`vision.detect.Detector`, or any object with ``detect(image) -> list[Detection]``.
-    Raises :class:`vision.capture.CaptureError` for a malformed capture, before anything is written.
+    registered: the frames already registered elsewhere (chunks on other workers), in any order;
+    the rest are registered here. Raises :class:`vision.capture.CaptureError` for a malformed
+    capture, before anything is written.
     """
-    from vision.detect import detect_frame
-
     started = time.perf_counter()
     data_dir = Path(data_dir)
     capture_dir = Path(capture_dir)
@@ -132,31 +193,18 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
                                "other frames; give a new capture a new capture_id")
         return ProcessResult(project.name, manifest.capture_id, len(stored), unchanged=True,
                              seconds=round(time.perf_counter() - started, 3))
-    revision = current_revision(session, project)
-    twin = load_revision_twin(revision, data_dir)
-    scene = RenderScene(twin)
-    believed = believed_built(session, project.id, twin.global_ids)
-    detect = detector.detect if hasattr(detector, "detect") else (lambda image: detect_frame(image, detector))
+    project, revision, twin, scene, believed = capture_context(session, data_dir, project_name)
+    done = {r.index: r for r in registered or ()}
+    if any(done[k].sha256 != hashes[k] for k in done if k < len(hashes)) or any(k >= len(hashes) for k in done):
+        raise CaptureError(f"{capture_dir}: registered frames do not match the capture's files")
+    missing = [k for k in range(len(manifest.frames)) if k not in done]
+    for frame in register_frames(twin, scene, believed, capture_dir, manifest, missing, detector, refine,
+                                 progress):
+        done[frame.index] = frame
     timing = Counter()
-    registered = []
-    for k, frame in enumerate(manifest.frames):
-        t0 = time.perf_counter()
-        image = cv2.imread(str(capture_dir / frame.file), cv2.IMREAD_COLOR)
-        if image is None or image.shape[1] != 2 * image.shape[0]:
-            raise CaptureError(f"{capture_dir / frame.file}: frame {k} is not a readable 2:1 panorama")
-        image = image[..., ::-1]
-        t1 = time.perf_counter()
-        detections = detect(image)
-        t2 = time.perf_counter()
-        result = register_frame(twin, scene, image, frame.pose_prior, believed, detections, refine=refine,
-                                reliability=getattr(detector, "reliability", None))
-        t3 = time.perf_counter()
-        timing["read"] += t1 - t0
-        timing["detect"] += t2 - t1
-        timing["register"] += t3 - t2
-        registered.append((frame, hashes[k], image.shape, result))
-        if progress is not None:
-            progress(k + 1)
+    for frame in done.values():
+        timing.update(frame.timing)
+    registered = [(manifest.frames[k], done[k].sha256, done[k].shape, done[k].result) for k in sorted(done)]
 
     t4 = time.perf_counter()
     try:
