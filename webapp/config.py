@@ -48,6 +48,8 @@ class Config:
         # 360° MP4 uploads: bytes per video, and frames it may yield at its manifest's interval.
         self.SITETWIN_MAX_VIDEO_BYTES = int(os.environ.get("SITETWIN_MAX_VIDEO_BYTES", str(4 * 1024**3)))
         self.SITETWIN_MAX_VIDEO_FRAMES = int(os.environ.get("SITETWIN_MAX_VIDEO_FRAMES", "5000"))
+        # IFC models and schedules uploaded by managers (only their routes accept this much).
+        self.SITETWIN_MAX_MODEL_BYTES = int(os.environ.get("SITETWIN_MAX_MODEL_BYTES", str(2 * 1024**3)))
         self.SITETWIN_JOBS = os.environ.get("SITETWIN_JOBS", "thread")
         # Celery with Redis for processing on other machines (unset: in-process).
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -137,3 +137,15 @@ def test_an_uploaded_video_of_a_walk_is_processed(app, runner, tmp_path):
     assert status["state"] == "processed", status
     assert status["frames_expected"] == status["frames_received"] == 3
     assert sum(status["stats"]["observations"].values()) > 0
+
+
+def test_a_video_left_without_its_probe_by_a_crash_is_replaced_by_the_retry(api, app, tmp_path):
+    from pathlib import Path
+
+    client, a, _ = api
+    capture = create(client, a, video_manifest()).get_json()["id"]
+    (folder,) = Path(app.config["SITETWIN_DATA_DIR"]).glob(f"uploads/*/{capture}")
+    (folder / "video.mp4").write_bytes(b"half of an earlier upload")  # the process died before the probe
+    response = put_video(client, a, capture, mp4(tmp_path))
+    assert response.status_code == 201, response.get_json()
+    assert client.get(f"/api/v1/captures/{capture}", headers=auth(a)).get_json()["video"]["received"]

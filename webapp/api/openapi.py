@@ -97,7 +97,9 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"},
-                                   "lenient": {"type": "string", "enum": ["true", "false"]}}}}}},
+                                   "lenient": {"type": "string", "enum": ["true", "false"]},
+                                   "format": {"type": "string", "enum": ["ifc", "mspdi", "xer", "csv"],
+                                              "description": "Overrides the file name's suffix"}}}}}},
                 "responses": {"201": {"description": "Imported", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ScheduleVersion"}}}},
                               "200": {"description": "Already imported", "content": {"application/json": {

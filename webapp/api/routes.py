@@ -83,9 +83,15 @@ def _project():
     return db.session.get(Project, g.project_id)
 
 
+def _model_sized_request() -> None:
+    """Models and schedules may be larger than a frame (MAX_CONTENT_LENGTH): this request only."""
+    request.max_content_length = current_app.config["SITETWIN_MAX_MODEL_BYTES"] + 64 * 1024
+
+
 @bp.post("/models")
 @token_required(role="manager")
 def post_model():
+    _model_sized_request()
     upload = request.files.get("file")
     if upload is None:
         return error(400, "send the IFC file as multipart/form-data in a field named 'file'")
@@ -99,12 +105,14 @@ def post_model():
 @bp.post("/schedules")
 @token_required(role="manager")
 def post_schedule():
+    _model_sized_request()
     upload = request.files.get("file")
     if upload is None:
         return error(400, "send the schedule as multipart/form-data in a field named 'file'")
     lenient = request.form.get("lenient", "false").lower() in {"1", "true", "yes"}
     try:
-        result = project_files.upload_schedule(db.session, current_app.config, _project(), upload, lenient)
+        result = project_files.upload_schedule(db.session, current_app.config, _project(), upload, lenient,
+                                               request.form.get("format") or None)
     except project_files.ProjectFileError as refused:
         return error(400, str(refused), problems=refused.problems)
     except NotFound as missing:

@@ -46,18 +46,38 @@ def upload_model(session: Session, config: Mapping[str, Any], project: Project,
         try:
             return ingest_model(session, path, project.name, config["SITETWIN_DATA_DIR"],
                                 threads=config.get("SITETWIN_THREADS") or None)
-        except IfcReadError as error:
+        except (IfcReadError, ValueError) as error:  # ValueError: e.g. a duplicate GlobalId
             session.rollback()
-            raise ProjectFileError(str(error).replace(str(path), path.name)) from error
+            raise ProjectFileError(_named(error, path)) from error
+
+
+def _named(error: Exception, path: Path) -> str:
+    """The error's message naming the file as the client does, without the server's folder."""
+    message = str(error).replace(str(path), path.name)
+    return message if message.startswith(path.name) else f"{path.name}: {message}"
+
+
+#: ``format`` values and the suffix :func:`twin.schedule.read_schedule` recognises each by.
+SCHEDULE_FORMATS = {"ifc": ".ifc", "mspdi": ".xml", "xer": ".xer", "csv": ".csv"}
 
 
 def upload_schedule(session: Session, config: Mapping[str, Any], project: Project, storage: FileStorage,
-                    lenient: bool = False) -> ImportResult:
-    """Import an uploaded schedule (IFC 4D, MS Project XML, P6 XER, CSV) as the next version."""
+                    lenient: bool = False, fmt: str | None = None) -> ImportResult:
+    """Import an uploaded schedule (IFC 4D, MS Project XML, P6 XER, CSV) as the next version.
+
+    ``fmt`` (a key of :data:`SCHEDULE_FORMATS`) overrides the file name's suffix; without either
+    the format is recognised by the content."""
+    if fmt is not None and fmt not in SCHEDULE_FORMATS:
+        raise ProjectFileError(f"unknown schedule format {fmt!r} (want one of {', '.join(SCHEDULE_FORMATS)})")
     with saved_upload(storage, config["SITETWIN_DATA_DIR"]) as path:
+        if fmt is not None:
+            path = path.rename(path.with_name(path.stem + SCHEDULE_FORMATS[fmt]))
         try:
             return import_schedule(session, config["SITETWIN_DATA_DIR"], project.name, path, lenient=lenient)
         except ScheduleImportError as error:
             session.rollback()
             problems = [str(p) for p in error.problems]
             raise ProjectFileError(f"{path.name}: {len(problems)} problem(s)", problems) from error
+        except (IfcReadError, ValueError) as error:  # an IFC 4D schedule that is no readable IFC file
+            session.rollback()
+            raise ProjectFileError(_named(error, path)) from error

@@ -124,7 +124,9 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
                 digest.update(chunk)
                 out.write(chunk)
         sha256 = digest.hexdigest()
-        if (folder / VIDEO_FILE).is_file():
+        # The probe, written last, marks a stored video: a video without one (a crash between the two
+        # writes) is replaced.
+        if (folder / VIDEO_PROBE).is_file():
             stored = json.loads((folder / VIDEO_PROBE).read_text())
             if stored["sha256"] == sha256:
                 return sha256, True, stored
