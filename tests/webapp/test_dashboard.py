@@ -386,3 +386,19 @@ def test_plans_and_storey_models_are_sent_gzipped_to_a_browser_that_accepts_it(s
         zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
         assert zipped.headers["Content-Encoding"] == "gzip"
         assert gzip.decompress(zipped.get_data()) == plain and len(zipped.get_data()) < len(plain)
+
+
+def test_the_review_queue_lists_flagged_elements_until_a_reviewer_decides(site):
+    from webapp.extensions import db
+
+    p, _, _, gid, _ = ids(site)
+    with site.app_context():
+        status = db.session.scalar(select(ElementStatus).where(ElementStatus.project_id == p,
+                                                               ElementStatus.global_id == gid))
+        status.needs_review = True
+        db.session.commit()
+    manager = signed_in(site, "manager@x.org")
+    assert gid in manager.get(f"/projects/{p}/review").get_data(as_text=True)
+    page = manager.get(f"/projects/{p}/elements/{gid}").get_data(as_text=True)
+    manager.post(f"/projects/{p}/elements/{gid}/review", data={"stage": "1", "csrf_token": csrf_of(page)})
+    assert gid not in manager.get(f"/projects/{p}/review").get_data(as_text=True)

@@ -17,6 +17,7 @@ from webapp.models import (
     Alert,
     Capture,
     Element,
+    ElementStatus,
     Frame,
     Membership,
     ModelRevision,
@@ -96,6 +97,8 @@ def overview(project_id: int):
     ).all()
     storeys = element_service.storey_summaries(db.session, revision) if revision else []
     schedule = current_schedule(db.session, project_id)
+    to_review = db.session.scalar(select(func.count()).select_from(ElementStatus).where(
+        ElementStatus.project_id == project_id, ElementStatus.needs_review))
     return render_template(
         "dashboard/overview.html",
         project=project,
@@ -108,6 +111,7 @@ def overview(project_id: int):
         alerts=alerts,
         storeys=storeys,
         schedule=schedule,
+        to_review=to_review,
     )
 
 
@@ -318,3 +322,19 @@ def task(project_id: int, task_key: str):
     return render_template(
         "dashboard/task.html", project=g.project, task=found, numbers=numbers, statuses=statuses, **page
     )
+
+
+@bp.get("/projects/<int:project_id>/review")
+@project_view()
+def review_queue(project_id: int):
+    """Elements whose later frames contradict their stage: a reviewer confirms or corrects each."""
+    revision = _revision_or_none(g.project)
+    query = (
+        select(ElementStatus, Element.name, Element.ifc_class, Storey.name.label("storey"))
+        .join(Element, and_(Element.global_id == ElementStatus.global_id,
+                            Element.revision_id == (revision.id if revision else -1)))
+        .outerjoin(Storey, Storey.id == Element.storey_id)
+        .where(ElementStatus.project_id == project_id, ElementStatus.needs_review)
+        .order_by(ElementStatus.updated_at.desc(), ElementStatus.id)
+    )
+    return render_template("dashboard/review.html", project=g.project, **paginate(query))
