@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.config import Config
     from webapp.dashboard import bp as dashboard_bp
     from webapp.extensions import compress, csrf, db, login_manager, migrate
+    from webapp import limits
     from webapp.health import bp as health_bp
 
     app = Flask(__name__, instance_relative_config=False)
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     compress.init_app(app)
+    limits.init_app(app)  # before CSRF reads any form
     csrf.init_app(app)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
     register_commands(app)

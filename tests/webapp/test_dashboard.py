@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import re
 import struct
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -402,3 +403,25 @@ def test_the_review_queue_lists_flagged_elements_until_a_reviewer_decides(site):
     page = manager.get(f"/projects/{p}/elements/{gid}").get_data(as_text=True)
     manager.post(f"/projects/{p}/elements/{gid}/review", data={"stage": "1", "csrf_token": csrf_of(page)})
     assert gid not in manager.get(f"/projects/{p}/review").get_data(as_text=True)
+
+
+def test_a_model_larger_than_a_frame_uploads_through_the_settings_page(site):
+    from webapp.extensions import db
+    from webapp.models import ModelRevision
+
+    p, *_ = ids(site)
+    with site.app_context():
+        revision = db.session.scalar(select(ModelRevision).where(ModelRevision.project_id == p))
+        stored = Path(site.config["SITETWIN_DATA_DIR"]) / "models" / f"{revision.sha256}.ifc"
+    data = stored.read_bytes()
+    manager = signed_in(site, "manager@x.org")
+    page = manager.get(f"/projects/{p}/settings").get_data(as_text=True)
+    limit = site.config["MAX_CONTENT_LENGTH"]
+    site.config["MAX_CONTENT_LENGTH"] = len(data) // 4  # frames may be small; a model is not a frame
+    try:
+        response = manager.post(f"/projects/{p}/settings/model", content_type="multipart/form-data",
+                                data={"csrf_token": csrf_of(page), "file": (io.BytesIO(data), "b.ifc")},
+                                follow_redirects=True)
+    finally:
+        site.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 200 and f"Model revision {revision.number}" in response.get_data(as_text=True)

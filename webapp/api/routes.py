@@ -9,6 +9,7 @@ from webapp.api import bp
 from webapp.api.auth import error, token_required
 from webapp.api.openapi import openapi_document
 from webapp.extensions import db
+from webapp.limits import upload_limit
 from webapp.models import Project
 from webapp.services import project_files, uploads
 from webapp.services.twins import NotFound
@@ -68,10 +69,9 @@ def finalise(capture_id: int):
 
 @bp.put("/captures/<int:capture_id>/video")
 @token_required
+@upload_limit("SITETWIN_MAX_VIDEO_BYTES")
 def put_video(capture_id: int):
     capture = uploads.project_capture(db.session, g.project_id, capture_id)
-    # This route alone may receive more than a frame's worth (Flask 3.1: per-request limit).
-    request.max_content_length = current_app.config["SITETWIN_MAX_VIDEO_BYTES"] + 64 * 1024
     upload = request.files.get("file")
     if upload is None:
         return error(400, "send the video as multipart/form-data in a field named 'file'")
@@ -83,15 +83,10 @@ def _project():
     return db.session.get(Project, g.project_id)
 
 
-def _model_sized_request() -> None:
-    """Models and schedules may be larger than a frame (MAX_CONTENT_LENGTH): this request only."""
-    request.max_content_length = current_app.config["SITETWIN_MAX_MODEL_BYTES"] + 64 * 1024
-
-
 @bp.post("/models")
 @token_required(role="manager")
+@upload_limit("SITETWIN_MAX_MODEL_BYTES")
 def post_model():
-    _model_sized_request()
     upload = request.files.get("file")
     if upload is None:
         return error(400, "send the IFC file as multipart/form-data in a field named 'file'")
@@ -104,8 +99,8 @@ def post_model():
 
 @bp.post("/schedules")
 @token_required(role="manager")
+@upload_limit("SITETWIN_MAX_MODEL_BYTES")
 def post_schedule():
-    _model_sized_request()
     upload = request.files.get("file")
     if upload is None:
         return error(400, "send the schedule as multipart/form-data in a field named 'file'")

@@ -20,6 +20,7 @@ from webapp.dashboard.forms import (
     TokenForm,
 )
 from webapp.extensions import db
+from webapp.limits import upload_limit
 from webapp.models import AlertRule, ApiToken, ModelRevision, Recipient, ScheduleVersion
 from webapp.services import project_files
 
@@ -157,6 +158,7 @@ def revoke_token(project_id: int, token_id: int):
 
 @bp.post("/projects/<int:project_id>/settings/model")
 @project_view("manager")
+@upload_limit("SITETWIN_MAX_MODEL_BYTES")
 def upload_model(project_id: int):
     form = ModelUploadForm()
     if not form.validate_on_submit():
@@ -173,6 +175,7 @@ def upload_model(project_id: int):
 
 @bp.post("/projects/<int:project_id>/settings/schedule")
 @project_view("manager")
+@upload_limit("SITETWIN_MAX_MODEL_BYTES")
 def upload_schedule(project_id: int):
     form = ScheduleUploadForm()
     if not form.validate_on_submit():
