@@ -34,6 +34,8 @@ class Config:
         self.COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/javascript",
                                    "application/json", "image/svg+xml", "model/gltf-binary"]
         self.COMPRESS_ALGORITHM = ["gzip"]
+        # Not streamed responses (static files): Flask-Compress leaves their file open (a leak under load).
+        self.COMPRESS_STREAMS = False
         # CSRF tokens are tied to the session, not to a clock: a form left open for a shift still posts.
         self.WTF_CSRF_TIME_LIMIT = None
         # Tessellation threads (ifcopenshell.geom.iterator); 0 = every core.
