@@ -17,8 +17,8 @@ Stages (run all, or some with --stages; each keeps what later stages need in ben
 
     .venv/bin/python bench/scale.py [--stages ingest fusion load] [--write]
 
-Needs PostgreSQL on localhost (TEST_POSTGRES_URL's server; a database ``sitetwin_scale`` is
-dropped and created) and, for the load stage, ``wrk`` (Debian: apt-get install wrk).
+Needs PostgreSQL on localhost (TEST_POSTGRES_URL's server; a database ``sitetwin_scale``, or
+``$SCALE_DATABASE``, is dropped and created) and, for the load stage, ``wrk`` (Debian: apt-get install wrk).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
@@ -46,7 +48,8 @@ from ingest import FLOOR  # noqa: E402  (the same bare-iterator floor as bench/i
 
 OUT = REPO / "bench" / "out" / "scale"
 ADMIN_URL = os.environ.get("SCALE_POSTGRES_ADMIN", "postgresql://postgres@localhost/postgres")
-DATABASE = "sitetwin_scale"
+# Its own database (dropped and created), named by SCALE_DATABASE where two runs share a server.
+DATABASE = os.environ.get("SCALE_DATABASE", "sitetwin_scale")
 DATABASE_URL = f"postgresql+psycopg://postgres@localhost/{DATABASE}"
 STOREYS, BAYS = 20, (25, 20)
 OBSERVATIONS = 1_000_000
@@ -211,13 +214,48 @@ def stage_fusion() -> dict:
         db.session.commit()
         fusion_s = time.perf_counter() - start
         statuses = db.session.scalar(select(func.count()).select_from(ElementStatus))
-        log(f"fused in {fusion_s:.1f} s; computing the overview's report")
+        log(f"fused in {fusion_s:.1f} s; the fit alone, reference against vectorised")
+        fit = _fit_alone(db.session, project.id, final_stages)
+        log(f"fit: reference {fit['reference_s']} s, vectorised {fit['vectorised_s']} s; the overview's report")
         start = time.perf_counter()
         progress_report(db.session, project)
         report_s = time.perf_counter() - start
         db.session.remove()
     return {"observations": total, "elements": len(elements), "statuses": statuses, "status_changes": changes,
-            "fusion_s": round(fusion_s, 1), "report_s": round(report_s, 1)}
+            "fusion_s": round(fusion_s, 1), "report_s": round(report_s, 1), **fit}
+
+
+def _fit_alone(session, project_id: int, final_stages: dict[str, int]) -> dict:
+    """Seconds of the fit alone over the same observations, already in memory: the reference
+    ``twin.fusion.fuse`` (one element at a time, in Python) against ``fuse_arrays``; and whether
+    their stages agree."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from twin.fusion import KIND_CODES, fuse, fuse_arrays
+    from twin.fusion import Observation as FusionObservation
+    from webapp.models import Frame, Observation
+
+    rows = session.execute(select(Observation.global_id, Frame.id, Frame.taken_at, Observation.kind,
+                                  Observation.stage, Observation.confidence)
+                           .join(Frame, Frame.id == Observation.frame_id)
+                           .where(Observation.project_id == project_id)).all()
+    observations = [FusionObservation(g, str(f), t, k, s, c) for g, f, t, k, s, c in rows]
+    ids = sorted(final_stages)
+    index = {g: i for i, g in enumerate(ids)}
+    arrays = (np.array([index[r[0]] for r in rows]), np.array([r[1] for r in rows]),
+              np.array([r[2].astimezone(dt.UTC).replace(tzinfo=None) for r in rows], dtype="datetime64[us]"),
+              np.array([KIND_CODES[r[3]] for r in rows]), np.array([r[4] for r in rows]),
+              np.array([r[5] for r in rows]), np.array([final_stages[g] for g in ids]))
+    start = time.perf_counter()
+    reference = fuse(observations, final_stages)
+    reference_s = time.perf_counter() - start
+    start = time.perf_counter()
+    vectorised = fuse_arrays(*arrays)
+    vectorised_s = time.perf_counter() - start
+    agree = all(reference[ids[e]].stage == s for e, s in zip(vectorised.element.tolist(), vectorised.stage.tolist(),
+                                                             strict=True)) and len(reference) == len(vectorised.element)
+    return {"reference_s": round(reference_s, 1), "vectorised_s": round(vectorised_s, 1), "fits_agree": agree}
 
 
 WRK_SCRIPT = """
@@ -241,6 +279,18 @@ def _login(base: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
+def _missing_routes(base: str, project_id: int, storey_id: int) -> list[str]:
+    """The dashboard paths that 404 (anything else, a redirect to sign in included, means served)."""
+    missing = []
+    for path in ("/auth/login", f"/projects/{project_id}", f"/projects/{project_id}/storeys/{storey_id}/plan"):
+        try:
+            urllib.request.urlopen(base + path, timeout=60)
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                missing.append(path)
+    return missing
+
+
 def stage_load(seconds: int = 15) -> dict:
     from sqlalchemy import func, select
 
@@ -260,9 +310,12 @@ def stage_load(seconds: int = 15) -> dict:
         db.session.add(token)
         db.session.commit()
         project_id = project.id
+    # A second run finds the user there already; a login that then fails says so below.
     subprocess.run([sys.executable, "-m", "webapp", "user", "create", "--email", EMAIL, "--password", PASSWORD,
-                    "--project", PROJECT, "--role", "manager"], env=env(), check=True, capture_output=True)
-    port = 5077
+                    "--project", PROJECT, "--role", "manager"], env=env(), capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-w", "2", "-k", "gthread",
                                "--threads", "4", "-b", f"127.0.0.1:{port}", "--timeout", "300",
                                "webapp:create_app()"], env={**env(), "SITETWIN_AUTO_MIGRATE": "0"},
@@ -275,6 +328,11 @@ def stage_load(seconds: int = 15) -> dict:
                 break
             except OSError:
                 time.sleep(0.5)
+        missing = _missing_routes(base, project_id, storey[0])
+        if missing:
+            log(f"load stage SKIPPED: the dashboard routes answer 404 ({', '.join(missing)}); it runs once the "
+                "dashboard (overview, floor plan, element pages and /auth/login) is served")
+            return {"skipped": f"dashboard routes 404: {', '.join(missing)}"}
         cookie = _login(base)
         script = OUT / "wrk-report.lua"
         script.write_text(WRK_SCRIPT)
@@ -338,8 +396,15 @@ def write_doc(state: dict) -> None:
             f"{fusion['statuses']:,} statuses and {fusion['status_changes']:,} history rows; target ≤ "
             f"{FUSION_TARGET_S:.0f} s: {verdict}). The overview's progress report over them, computed once "
             f"after a capture and stored: {fusion['report_s']} s.", ""]
+    if fusion and "reference_s" in fusion:
+        lines += [
+            f"The fit alone over the same observations, in memory: the reference `twin.fusion.fuse` (one element at a "
+            f"time) {fusion['reference_s']} s, `fuse_arrays` (vectorised over elements) {fusion['vectorised_s']} s; "
+            f"stages {'identical' if fusion['fits_agree'] else '**differ**'}.", ""]
     load = state.get("load")
-    if load:
+    if load and "skipped" in load:
+        lines += [f"Load: not measured ({load['skipped']}).", ""]
+    elif load:
         lines += [
             f"Load: gunicorn 2 workers × 4 threads and wrk (2 threads, 8 connections, gzip) on the same 2 cores, "
             f"15 s per endpoint; the floor plan is the largest storey ({load['storey_elements']:,} elements). "

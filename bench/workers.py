@@ -1,0 +1,206 @@
+"""Workers scale out: the same captures processed by one and by two Celery workers on Redis.
+
+A Celery task is one capture (``sitetwin.process_capture``): a capture is registered frame after
+frame against one twin and written in one transaction, so one capture never runs on two workers.
+What a second worker buys is throughput: this bench queues several captures at once and times
+until every one is processed, with one worker and then with two (each a ``sitetwin worker``
+process, as ``docker compose up --scale worker=2`` runs them). Each run starts from the same
+state: a fresh PostgreSQL database, the same generated building ingested, the same simulated
+walks uploaded through the API, the workers started and ready before the captures are finalised.
+
+Each worker is held to ``--threads`` threads (default 1: OMP/torch, tessellation), so that one
+worker is one core's worth of work and the second worker's core is what is measured. Unpinned, a
+lone worker already spreads detection over every core and the figure says more about torch's
+intra-op threads than about the queue.
+
+    .venv/bin/python bench/workers.py [--captures 4] [--frames 6] [--threads 1] [--write]
+
+Needs PostgreSQL (a database ``sitetwin_workers``, or ``$WORKERS_DATABASE``, is dropped and
+created) and Redis on localhost (db 13, or ``$WORKERS_BROKER``; flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+OUT = REPO / "bench" / "out" / "workers"
+ADMIN_URL = os.environ.get("SCALE_POSTGRES_ADMIN", "postgresql://postgres@localhost/postgres")
+DATABASE = os.environ.get("WORKERS_DATABASE", "sitetwin_workers")
+DATABASE_URL = f"postgresql+psycopg://postgres@localhost/{DATABASE}"
+BROKER = os.environ.get("WORKERS_BROKER", "redis://127.0.0.1:6379/13")
+TARGET = 1.7
+PROJECT = "Workers"
+
+
+def log(message: str) -> None:
+    print(f"[workers] {message}", file=sys.stderr, flush=True)
+
+
+def env(threads: int) -> dict[str, str]:
+    pinned = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "SITETWIN_THREADS")}
+    return {**os.environ, **pinned, "DATABASE_URL": DATABASE_URL, "SITETWIN_DATA_DIR": str(OUT / "data"),
+            "CELERY_BROKER_URL": BROKER, "SITETWIN_AUTO_MIGRATE": "0"}
+
+
+def prepare_walks(captures: int, frames: int, width: int) -> tuple[Path, dt.date]:
+    """The building and the walks, simulated once (in a throw-away SQLite twin) and reused."""
+    from twin.generate import generate_building
+    from webapp import create_app
+    from webapp.db import upgrade_to_head
+    from webapp.extensions import db
+    from webapp.services.ingest import ingest_model
+    from webapp.services.simulation import simulate_project_capture
+
+    start = dt.date.today() - dt.timedelta(days=120)
+    walks = OUT / f"walks-{captures}x{frames}x{width}"
+    if (walks / "done").is_file():
+        return walks, start
+    shutil.rmtree(walks, ignore_errors=True)
+    walks.mkdir(parents=True)
+    generate_building(walks / "building.ifc", storeys=2, bays=(3, 2), seed=9, start=start)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{walks / 'sim.sqlite3'}",
+                      "SITETWIN_DATA_DIR": str(walks / "sim")})
+    with app.app_context():
+        upgrade_to_head()
+        ingest_model(db.session, walks / "building.ifc", PROJECT, walks / "sim")
+        for c in range(captures):  # a walk a week, the last one a week ago
+            date = dt.date.today() - dt.timedelta(days=7 * (captures - c))
+            log(f"simulating walk {c + 1}/{captures} ({date})")
+            simulate_project_capture(db.session, walks / "sim", PROJECT, date, walks / f"walk-{c}", frames=frames,
+                                     width=width, seed=c)
+        db.session.remove()
+        db.engine.dispose()
+    (walks / "done").touch()
+    return walks, start
+
+
+def fresh_state(walks: Path, threads: int) -> tuple[list[int], dict[str, str]]:
+    """A fresh database with the building ingested and every walk uploaded (not finalised)."""
+    import psycopg
+    import redis
+
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import ApiToken
+    from webapp.services.twins import get_project
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+    redis.Redis.from_url(BROKER).flushdb()
+    shutil.rmtree(OUT / "data", ignore_errors=True)
+    environment = env(threads)
+    for command in (["db", "upgrade"], ["ingest", str(walks / "building.ifc"), "--project", PROJECT]):
+        subprocess.run([sys.executable, "-m", "webapp", *command], env=environment, check=True, capture_output=True)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "SITETWIN_DATA_DIR": str(OUT / "data"),
+                      "CELERY_BROKER_URL": BROKER})
+    with app.app_context():
+        token, secret = ApiToken.issue(get_project(db.session, PROJECT).id, "bench-camera")
+        db.session.add(token)
+        db.session.commit()
+        db.session.remove()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    ids = []
+    for walk in sorted(walks.glob("walk-*"), key=lambda p: int(p.name.split("-")[1])):
+        manifest = json.loads((walk / "capture.json").read_text())
+        response = client.post("/api/v1/captures", data=json.dumps(manifest), content_type="application/json",
+                               headers=headers)
+        assert response.status_code == 201, response.get_json()
+        capture = response.get_json()["id"]
+        for index, frame in enumerate(manifest["frames"]):
+            response = client.put(f"/api/v1/captures/{capture}/frames/{index}", headers=headers,
+                                  data={"file": (io.BytesIO((walk / frame["file"]).read_bytes()), "f.jpg")},
+                                  content_type="multipart/form-data")
+            assert response.status_code == 201, response.get_json()
+        ids.append(capture)
+    return ids, headers
+
+
+def run(workers: int, walks: Path, threads: int) -> dict:
+    from webapp import create_app
+
+    ids, headers = fresh_state(walks, threads)
+    logs = [OUT / f"worker-{workers}-{k}.log" for k in range(workers)]
+    processes = [subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--concurrency", "1"], env=env(threads),
+                                  stdout=path.open("w"), stderr=subprocess.STDOUT) for path in logs]
+    try:
+        deadline = time.time() + 180
+        while not all(" ready." in path.read_text() for path in logs):
+            if time.time() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError("a worker did not start: " + logs[0].read_text()[-2000:])
+            time.sleep(0.5)
+        log(f"{workers} worker(s) ready; finalising {len(ids)} captures")
+        app = create_app({"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "SITETWIN_DATA_DIR": str(OUT / "data"),
+                          "CELERY_BROKER_URL": BROKER})
+        client = app.test_client()
+        start = time.perf_counter()
+        for capture in ids:
+            assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+        states = {}
+        while time.perf_counter() - start < 1800:
+            states = {c: client.get(f"/api/v1/captures/{c}", headers=headers).get_json()["state"] for c in ids}
+            if all(s in ("processed", "failed") for s in states.values()):
+                break
+            time.sleep(0.25)
+        seconds = time.perf_counter() - start
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+    if any(s != "processed" for s in states.values()):
+        raise RuntimeError(f"captures not processed: {states}; see {logs}")
+    taken = [path.read_text().count("succeeded in") for path in logs]
+    log(f"{workers} worker(s): {len(ids)} captures in {seconds:.1f} s, taken per worker {taken}")
+    return {"workers": workers, "seconds": round(seconds, 1), "captures_per_worker": taken}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--captures", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=6)
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (OMP/torch, tessellation)")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    walks, _ = prepare_walks(args.captures, args.frames, args.width)
+    one = run(1, walks, args.threads)
+    two = run(2, walks, args.threads)
+    speedup = one["seconds"] / two["seconds"]
+    result = {"captures": args.captures, "frames": args.frames, "width": args.width, "threads": args.threads,
+              "cores": os.cpu_count(), "one": one, "two": two, "speedup": round(speedup, 2)}
+    if args.write:
+        from bench_doc import write_section
+
+        verdict = "met" if speedup >= TARGET else "**missed**"
+        write_section("Workers scale out (`bench/workers.py`)", [
+            f"{args.captures} simulated walks of {args.frames} frames ({args.width} px) uploaded through the API and "
+            f"queued at once on Redis, processed by `sitetwin worker` processes (Celery, {args.threads} thread(s) "
+            f"each) on a {os.cpu_count()}-core machine, each run from a fresh PostgreSQL database. A task is one "
+            "capture, so the measure is throughput over several queued captures, not one capture split.", "",
+            "| workers | seconds, all captures processed | captures taken per worker |", "|---:|---:|---|",
+            f"| 1 | {one['seconds']} | {one['captures_per_worker']} |",
+            f"| 2 | {two['seconds']} | {two['captures_per_worker']} |", "",
+            f"Speed-up: **{speedup:.2f}×** (target ≥ {TARGET}× where the cores are there: {verdict}).", "",
+            f"Reproduce: `.venv/bin/python bench/workers.py --captures {args.captures} --frames {args.frames} "
+            f"--threads {args.threads} --write`"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
