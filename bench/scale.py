@@ -180,10 +180,11 @@ def stage_fusion() -> dict:
         per_element = max(1, OBSERVATIONS // len(elements))
         buffer, written = io.StringIO(), 0
         frames_by_capture = [[fid for cc, fid in frame_ids if cc == c] for c in range(captures)]
-        for gid, tracked, _ in elements:
+        extra = OBSERVATIONS - per_element * len(elements)  # the first `extra` elements are seen once more
+        for e, (gid, tracked, _) in enumerate(elements):
             final = taxonomy.BY_NAME[tracked].final_stage
             installed_from = rng.randrange(captures + 3)
-            count = per_element + (1 if written < OBSERVATIONS - per_element * len(elements) else 0)
+            count = per_element + (1 if e < extra else 0)
             picks = sorted(rng.sample(range(captures * frames_per_capture), count))
             for pick in picks:
                 c, k = divmod(pick, frames_per_capture)
