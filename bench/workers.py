@@ -8,10 +8,12 @@ process, as ``docker compose up --scale worker=2`` runs them). Each run starts f
 state: a fresh PostgreSQL database, the same generated building ingested, the same simulated
 walks uploaded through the API, the workers started and ready before the captures are finalised.
 
-Each worker is held to ``--threads`` threads (default 1: OMP/torch, tessellation), so that one
-worker is one core's worth of work and the second worker's core is what is measured. Unpinned, a
-lone worker already spreads detection over every core and the figure says more about torch's
-intra-op threads than about the queue.
+Each worker is held to ``--threads`` threads (default 1: OMP/torch, tessellation) and, with one
+thread, to a core of its own (``taskset``), so that one worker is one core's worth of work and the
+second worker's core is what is measured. Unpinned, a lone worker already spreads detection and
+ray casting over every core and the figure says more about torch's and Open3D's threads than
+about the queue. The 1-minute load average at the end of each run is reported: on a shared
+machine other work takes cores too.
 
     .venv/bin/python bench/workers.py [--captures 4] [--frames 6] [--threads 1] [--write]
 
@@ -136,8 +138,12 @@ def run(workers: int, walks: Path, threads: int) -> dict:
 
     ids, headers = fresh_state(walks, threads)
     logs = [OUT / f"worker-{workers}-{k}.log" for k in range(workers)]
-    processes = [subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--concurrency", "1"], env=env(threads),
-                                  stdout=path.open("w"), stderr=subprocess.STDOUT) for path in logs]
+    # Worker k on core k (taskset), where --threads 1: Open3D's ray casting takes every core it
+    # sees whatever OMP_NUM_THREADS says, so only the affinity makes one worker one core.
+    pin = threads == 1 and shutil.which("taskset") and (os.cpu_count() or 1) >= workers
+    processes = [subprocess.Popen([*(["taskset", "-c", str(k)] if pin else []), sys.executable, "-m", "webapp",
+                                   "worker", "--concurrency", "1"], env=env(threads), stdout=path.open("w"),
+                                  stderr=subprocess.STDOUT) for k, path in enumerate(logs)]
     try:
         deadline = time.time() + 180
         while not all(" ready." in path.read_text() for path in logs):
@@ -166,8 +172,10 @@ def run(workers: int, walks: Path, threads: int) -> dict:
     if any(s != "processed" for s in states.values()):
         raise RuntimeError(f"captures not processed: {states}; see {logs}")
     taken = [path.read_text().count("succeeded in") for path in logs]
-    log(f"{workers} worker(s): {len(ids)} captures in {seconds:.1f} s, taken per worker {taken}")
-    return {"workers": workers, "seconds": round(seconds, 1), "captures_per_worker": taken}
+    load = os.getloadavg()[0]
+    log(f"{workers} worker(s): {len(ids)} captures in {seconds:.1f} s, taken per worker {taken}, load {load:.1f}")
+    return {"workers": workers, "seconds": round(seconds, 1), "captures_per_worker": taken, "pinned": bool(pin),
+            "load_average": round(load, 1)}
 
 
 def main() -> None:
@@ -191,11 +199,13 @@ def main() -> None:
         write_section("Workers scale out (`bench/workers.py`)", [
             f"{args.captures} simulated walks of {args.frames} frames ({args.width} px) uploaded through the API and "
             f"queued at once on Redis, processed by `sitetwin worker` processes (Celery, {args.threads} thread(s) "
-            f"each) on a {os.cpu_count()}-core machine, each run from a fresh PostgreSQL database. A task is one "
+            f"each{', one core each (taskset)' if one['pinned'] else ''}) on a {os.cpu_count()}-core machine, each run "
+            "from a fresh PostgreSQL database. A task is one "
             "capture, so the measure is throughput over several queued captures, not one capture split.", "",
-            "| workers | seconds, all captures processed | captures taken per worker |", "|---:|---:|---|",
-            f"| 1 | {one['seconds']} | {one['captures_per_worker']} |",
-            f"| 2 | {two['seconds']} | {two['captures_per_worker']} |", "",
+            "| workers | seconds, all captures processed | captures taken per worker | load average |",
+            "|---:|---:|---|---:|",
+            f"| 1 | {one['seconds']} | {one['captures_per_worker']} | {one['load_average']} |",
+            f"| 2 | {two['seconds']} | {two['captures_per_worker']} | {two['load_average']} |", "",
             f"Speed-up: **{speedup:.2f}×** (target ≥ {TARGET}× where the cores are there: {verdict}).", "",
             f"Reproduce: `.venv/bin/python bench/workers.py --captures {args.captures} --frames {args.frames} "
             f"--threads {args.threads} --write`"])
