@@ -9,7 +9,8 @@ Stages (run all, or some with --stages; each keeps what later stages need in ben
   * fusion — 1,000,000 synthetic observations (ten captures of 100 frames; every tracked element
     seen several times, installed, absent or not visible) written with COPY, then the project's
     fusion over all of them (`webapp.services.processing.refuse`: read, fuse, store statuses).
-    Target ≤ 60 s.
+    Target ≤ 60 s. Then the fit alone over the same observations in memory: the reference
+    `twin.fusion.fuse` against the vectorised `fuse_arrays` that refuse uses.
   * load — gunicorn (2 workers × 4 threads) on loopback, wrk (2 threads, 8 connections, 15 s per
     endpoint) on the overview, a storey's floor plan (page, SVG, status map), an element page
     and the API's capture status: p50/p95/p99 latency and errors. Target: overview and floor
