@@ -222,6 +222,11 @@ def stage_fusion() -> dict:
         start = time.perf_counter()
         progress_report(db.session, project)
         report_s = time.perf_counter() - start
+        # Statistics of the statuses and history just written, as autovacuum would gather them
+        # (this server runs with autovacuum off; ingest and schedule import analyse their own).
+        db.session.execute(text("ANALYZE element_status"))
+        db.session.execute(text("ANALYZE element_status_history"))
+        db.session.commit()
         db.session.remove()
     return {"observations": total, "elements": len(elements), "statuses": statuses, "status_changes": changes,
             "fusion_s": round(fusion_s, 1), "report_s": round(report_s, 1), **fit}
