@@ -266,19 +266,33 @@ def _fit_alone(session, project_id: int, final_stages: dict[str, int]) -> dict:
 
 
 WRK_SCRIPT = """
+-- wrk counts only statuses >= 400 as errors: a redirect to the sign-in page would pass as a fast
+-- success, so every thread counts responses that are not 200 itself.
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) not_ok = 0 end
+function response(status, headers, body) if status ~= 200 then not_ok = not_ok + 1 end end
 done = function(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("not_ok") end
   io.write(string.format("RESULT %d %d %d %d %d %.3f %.3f %.3f %.3f\\n", summary.requests,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, summary.duration, summary.bytes,
+    bad, summary.duration, summary.bytes,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000))
 end
 """
 
 
+# One User-Agent for the sign-in and every request after it: Flask-Login's "strong" session
+# protection drops a session whose User-Agent (or address) differs from the sign-in's.
+USER_AGENT = "sitetwin-bench"
+
+
 def _login(base: str) -> str:
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     page = opener.open(f"{base}/auth/login").read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"email": EMAIL, "password": PASSWORD, "csrf_token": token}).encode()
@@ -354,11 +368,13 @@ def stage_load(seconds: int = 15) -> dict:
         results = []
         for name, path, session in endpoints:
             headers = ["-H", f"Cookie: {session}"] if session else ["-H", f"Authorization: Bearer {secret}"]
-            headers += ["-H", "Accept-Encoding: gzip"]
+            headers += ["-H", "Accept-Encoding: gzip", "-H", f"User-Agent: {USER_AGENT}"]
             warm = urllib.request.Request(base + path, headers=dict(h.split(": ", 1) for h in headers[1::2]))
             start = time.perf_counter()
             with urllib.request.urlopen(warm, timeout=600) as response:  # first view builds what it caches
                 status, size = response.status, len(response.read())
+                if response.url != base + path:
+                    raise RuntimeError(f"{name}: redirected to {response.url} (not signed in?)")
             first_s = time.perf_counter() - start
             log(f"{name}: first view {first_s:.2f} s ({status}, {size:,} bytes); wrk {seconds} s")
             done = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
