@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -171,11 +172,16 @@ def run(workers: int, walks: Path, threads: int) -> dict:
             process.wait(timeout=60)
     if any(s != "processed" for s in states.values()):
         raise RuntimeError(f"captures not processed: {states}; see {logs}")
-    taken = [path.read_text().count("succeeded in") for path in logs]
+    durations = [[float(x) for x in re.findall(r"succeeded in ([0-9.]+)s", path.read_text())] for path in logs]
+    taken = [len(d) for d in durations]
+    # A worker's first capture also loads the detector and the twin (~5 s here); the captures after
+    # it show the steady rate a long queue gets.
+    later = [x for d in durations for x in d[1:]]
     load = os.getloadavg()[0]
     log(f"{workers} worker(s): {len(ids)} captures in {seconds:.1f} s, taken per worker {taken}, load {load:.1f}")
     return {"workers": workers, "seconds": round(seconds, 1), "captures_per_worker": taken, "pinned": bool(pin),
-            "load_average": round(load, 1)}
+            "load_average": round(load, 1), "first_capture_s": round(sum(d[0] for d in durations) / workers, 1),
+            "later_capture_s": round(sum(later) / len(later), 2) if later else None}
 
 
 def main() -> None:
@@ -190,8 +196,12 @@ def main() -> None:
     one = run(1, walks, args.threads)
     two = run(2, walks, args.threads)
     speedup = one["seconds"] / two["seconds"]
+    # Steady throughput: captures per second per worker after the first, times the workers.
+    steady = (2 / two["later_capture_s"]) / (1 / one["later_capture_s"]) if one["later_capture_s"] and \
+        two["later_capture_s"] else None
     result = {"captures": args.captures, "frames": args.frames, "width": args.width, "threads": args.threads,
-              "cores": os.cpu_count(), "one": one, "two": two, "speedup": round(speedup, 2)}
+              "cores": os.cpu_count(), "one": one, "two": two, "speedup": round(speedup, 2),
+              "steady_speedup": round(steady, 2) if steady else None}
     if args.write:
         from bench_doc import write_section
 
@@ -202,11 +212,17 @@ def main() -> None:
             f"each{', one core each (taskset)' if one['pinned'] else ''}) on a {os.cpu_count()}-core machine, each run "
             "from a fresh PostgreSQL database. A task is one "
             "capture, so the measure is throughput over several queued captures, not one capture split.", "",
-            "| workers | seconds, all captures processed | captures taken per worker | load average |",
-            "|---:|---:|---|---:|",
-            f"| 1 | {one['seconds']} | {one['captures_per_worker']} | {one['load_average']} |",
-            f"| 2 | {two['seconds']} | {two['captures_per_worker']} | {two['load_average']} |", "",
-            f"Speed-up: **{speedup:.2f}×** (target ≥ {TARGET}× where the cores are there: {verdict}).", "",
+            "| workers | seconds, all captures processed | captures taken per worker | a worker's first capture s "
+            "| each later capture s | load average |",
+            "|---:|---:|---|---:|---:|---:|",
+            *(f"| {r['workers']} | {r['seconds']} | {r['captures_per_worker']} | {r['first_capture_s']} | "
+              f"{r['later_capture_s']} | {r['load_average']} |" for r in (one, two)), "",
+            f"Speed-up over the whole queue: **{speedup:.2f}×** (target ≥ {TARGET}× where the cores are there: "
+            f"{verdict}). A worker's first capture also loads the detector and the twin, which each worker pays "
+            f"once; on the captures after it two workers process "
+            f"{'%.2f' % steady if steady else '?'}× as many captures a second as one, the rate a long queue "
+            "approaches. What the second worker does not get: the core it shares with PostgreSQL, Redis and "
+            "this bench's polling client.", "",
             f"Reproduce: `.venv/bin/python bench/workers.py --captures {args.captures} --frames {args.frames} "
             f"--threads {args.threads} --write`"])
     print(json.dumps(result))
