@@ -31,6 +31,10 @@ COPY --from=frontend /build/static/dist webapp/static/dist
 COPY migrations migrations
 RUN pip install .
 
+# Not root: the services run as an unprivileged user that owns /data (a new named volume takes the
+# image's ownership of its mount point).
+RUN useradd --create-home --uid 10001 sitetwin && mkdir -p /data && chown sitetwin:sitetwin /data
+USER sitetwin
 VOLUME /data
 EXPOSE 8000
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "webapp:create_app()"]

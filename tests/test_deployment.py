@@ -35,6 +35,13 @@ def test_the_app_waits_for_migrations_and_keeps_its_files_on_a_volume():
     assert services["worker"]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
 
 
+def test_queued_captures_survive_a_redis_restart_and_the_services_are_not_root():
+    redis = COMPOSE["services"]["redis"]
+    assert "--appendonly" in redis["command"] and redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert "redisdata:/data" in redis["volumes"]
+    assert "\nUSER sitetwin\n" in (REPO / "Dockerfile").read_text()
+
+
 def test_secret_key_is_demanded_not_defaulted():
     assert COMPOSE["services"]["web"]["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert "SECRET_KEY=" in (REPO / ".env.example").read_text()

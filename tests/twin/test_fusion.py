@@ -105,3 +105,77 @@ def test_weak_absent_claims_never_make_an_element_installed():
     assert status.stage == 0 and status.probability > 0.5
     lone = fuse_element("E", [Observation("E", "f", start, ABSENT, 0, 0.2)], final_stage=1)
     assert (lone.stage, lone.probability) == (0, 0.5)
+
+
+def _as_arrays(observations, finals):
+    """The reference's inputs as fuse_arrays' (frame ids are decimal strings of ints)."""
+    import numpy as np
+
+    from twin.fusion import KIND_CODES
+
+    names = sorted(finals)
+    index = {name: k for k, name in enumerate(names)}
+    arrays = (np.array([index[o.element] for o in observations], dtype=np.int64),
+              np.array([int(o.frame) for o in observations], dtype=np.int64),
+              np.array([o.at.replace(tzinfo=None) for o in observations], dtype="datetime64[us]"),
+              np.array([KIND_CODES[o.kind] for o in observations], dtype=np.int64),
+              np.array([o.stage for o in observations], dtype=np.int64),
+              np.array([o.confidence for o in observations], dtype=float))
+    return names, arrays, np.array([finals[name] for name in names])
+
+
+def _utc(value):
+    import numpy as np
+
+    if np.isnat(value):
+        return None
+    return value.astype("datetime64[us]").astype(dt.datetime).replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed):
+    import numpy as np
+
+    from twin.fusion import fuse_arrays
+
+    rng = np.random.default_rng(seed)
+    n_elements = 300
+    finals = {f"E{k:03d}": int(rng.integers(1, 5)) for k in range(n_elements)}
+    reviewed = {name: int(rng.integers(0, 4)) for name in finals if rng.random() < 0.05}
+    observations = []
+    for name in finals:
+        # From a single frame to long histories (several padding buckets), frame times often tied
+        # (the frame order then decides), confidences often repeated (exact ties in the step fit).
+        for _ in range(int(rng.choice([0, 1, 2, 5, 13, 40]))):
+            kind = str(rng.choice([INSTALLED, INSTALLED, ABSENT, NOT_VISIBLE]))
+            frame = int(rng.integers(0, 120))
+            confidence = float(rng.choice([0.3, 0.5, 0.7, 0.9, 1.0, rng.uniform(0.01, 1.0)]))
+            observations.append(Observation(name, str(frame), T0 + dt.timedelta(days=frame // 4), kind,
+                                            int(rng.integers(1, finals[name] + 1)) if kind == INSTALLED else 0,
+                                            confidence))
+    expected = fuse(observations, finals, reviewed)
+    names, arrays, final_array = _as_arrays(observations, finals)
+    review = np.array([reviewed.get(name, -1) for name in names])
+    got = fuse_arrays(*arrays, final_array, review)
+    assert [names[k] for k in got.element] == sorted(expected)
+    for row, k in enumerate(got.element):
+        want = expected[names[k]]
+        assert got.stage[row] == want.stage
+        assert got.needs_review[row] == want.needs_review and got.reviewed[row] == want.reviewed
+        assert [_utc(t) for t in got.reached_at[row] if not np.isnat(t)] == want.reached_at
+        assert (_utc(got.first_seen[row]), _utc(got.last_seen[row])) == (want.first_seen, want.last_seen)
+        assert (got.observations[row], got.not_visible[row]) == (want.observations, want.not_visible)
+        assert got.probability[row] == pytest.approx(want.probability, rel=1e-12, abs=0)
+
+
+def test_the_vectorised_fusion_leaves_its_inputs_alone():
+    import numpy as np
+
+    from twin.fusion import fuse_arrays
+
+    observations = [obs(INSTALLED, 3, 1, frame="7"), obs(ABSENT, 1, frame="12"), obs(NOT_VISIBLE, 2, frame="3")]
+    names, arrays, finals = _as_arrays(observations, {"W1": 2})
+    copies = [a.copy() for a in arrays]
+    status = fuse_arrays(*arrays, finals)
+    assert all(np.array_equal(a, c) for a, c in zip(arrays, copies, strict=True))
+    assert status.stage.tolist() == [1] and status.not_visible.tolist() == [1]

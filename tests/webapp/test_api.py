@@ -53,6 +53,33 @@ def test_a_revoked_token_is_refused(api, runner):
     assert client.post("/api/v1/captures", json=manifest("walk-2"), headers=auth(a)).status_code == 401
 
 
+def test_a_token_records_its_last_use_to_the_minute_without_a_write_per_request(api, app):
+    import datetime as dt
+
+    from webapp.extensions import db
+    from webapp.models import ApiToken
+
+    client, a, _ = api
+    capture = client.post("/api/v1/captures", json=manifest(), headers=auth(a)).get_json()["id"]
+
+    def last_used():
+        with app.app_context():
+            value = db.session.get(ApiToken, 1).last_used_at
+            db.session.remove()
+            return value
+
+    first = last_used()
+    assert first is not None
+    assert client.get(f"/api/v1/captures/{capture}", headers=auth(a)).status_code == 200
+    assert last_used() == first  # within the minute: not rewritten
+    with app.app_context():
+        db.session.get(ApiToken, 1).last_used_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        db.session.commit()
+        db.session.remove()
+    assert client.get(f"/api/v1/captures/{capture}", headers=auth(a)).status_code == 200
+    assert last_used().replace(tzinfo=dt.UTC) > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+
+
 def test_a_retried_frame_is_stored_once_and_a_retried_capture_is_the_same(api):
     client, a, _ = api
     first = client.post("/api/v1/captures", json=manifest(), headers=auth(a))

@@ -68,18 +68,22 @@ def classify_status(
     return "in_progress" if stage > 0 else "not_started"
 
 
-def _due_dates(session: Session, project: Project):
-    """A subquery: GlobalId → the latest planned finish of its tasks in the current schedule."""
+def _due_dates(session: Session, project: Project, of=None):
+    """A subquery: GlobalId → the latest planned finish of its tasks in the current schedule.
+
+    of: a subquery of the GlobalIds wanted (a storey's), so that only their task links are
+    aggregated (a storey of 8,900 elements: 0.08 s instead of 0.25 s at 155,000 links)."""
     version = current_schedule(session, project.id)
     if version is None:
         return None
-    return (
+    query = (
         select(TaskElement.global_id.label("global_id"), func.max(Task.planned_finish).label("due"))
         .join(Task, Task.id == TaskElement.task_id)
         .where(Task.schedule_id == version.id)
-        .group_by(TaskElement.global_id)
-        .subquery()
     )
+    if of is not None:
+        query = query.where(TaskElement.global_id.in_(of))
+    return query.group_by(TaskElement.global_id).subquery()
 
 
 def element_statuses(
@@ -95,7 +99,11 @@ def element_statuses(
     One SQL query over elements ⟕ status ⟕ due date; the classification is a loop over its rows
     (about 15,000 per storey of a 150,000-element building)."""
     today = today or dt.date.today()
-    due = _due_dates(session, project)
+    storey_elements = None
+    if storey_id is not None:
+        storey_elements = select(Element.global_id).where(Element.revision_id == revision.id,
+                                                          Element.storey_id == storey_id)
+    due = _due_dates(session, project, storey_elements)
     columns = [
         Element.global_id,
         Element.tracked_class,
@@ -142,8 +150,24 @@ def status_counts(statuses: Mapping[str, str]) -> dict[str, int]:
     return counts
 
 
+#: storey_summaries by (database, revision id, its IFC's hash): a revision's storeys and elements
+#: never change after ingest, and counting them is the overview's and plan page's dearest query
+#: (~0.1 s at 178,000 elements, bench/scale.py). Bounded; per process.
+_SUMMARIES: dict[tuple[str, int, str], list[dict]] = {}
+_SUMMARIES_KEPT = 64
+
+
 def storey_summaries(session: Session, revision: ModelRevision) -> list[dict]:
     """Per storey of the revision: id, name, elevation and how many elements have geometry."""
+    key = (str(session.get_bind().url), revision.id, revision.sha256)
+    if key not in _SUMMARIES:
+        if len(_SUMMARIES) >= _SUMMARIES_KEPT:
+            _SUMMARIES.pop(next(iter(_SUMMARIES)))
+        _SUMMARIES[key] = _count_storeys(session, revision)
+    return [dict(summary) for summary in _SUMMARIES[key]]
+
+
+def _count_storeys(session: Session, revision: ModelRevision) -> list[dict]:
     rows = session.execute(
         select(Storey.id, Storey.name, Storey.elevation, Storey.global_id, func.count(Element.id))
         .outerjoin(Element, and_(Element.storey_id == Storey.id, Element.triangles > 0, Element.physical))

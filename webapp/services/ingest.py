@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
 from twin.model import Twin, build_twin, save_twin
+from webapp.db import analyze
 from webapp.models import Element, ModelRevision, Project, Storey
 
 
@@ -181,6 +182,7 @@ def ingest_model(session: Session, path: str | os.PathLike, project_name: str, d
     except BaseException:
         session.rollback()
         raise
+    analyze(session, Storey, Element)
     return IngestResult(
         project=project.name, revision=revision.number, schema=revision.schema,
         elements=revision.element_count, with_geometry=revision.with_geometry, storeys=len(storeys),

@@ -16,6 +16,7 @@ from twin.ifc import file_sha256, open_model
 from twin.progress import PlannedWork, percent_complete, planned_series, rollup, s_curve, task_progress
 from twin.quantities import task_quantities
 from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
+from webapp.db import analyze
 from webapp.models import (
     Element,
     ElementStatus,
@@ -91,6 +92,7 @@ def import_schedule(session: Session, data_dir: str | os.PathLike, project_name:
     except BaseException:
         session.rollback()
         raise
+    analyze(session, Task, TaskElement)
     return ImportResult(project.name, version.number, schedule.source_format, len(rows), len(links),
                         [str(p) for p in problems])
 

@@ -1,0 +1,89 @@
+"""refuse(): a project's stored observations re-fused into stored statuses, on SQLite and PostgreSQL,
+equal to the reference fusion, including above PostgreSQL's 65,535 bound parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from sqlalchemy import select
+
+from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
+from twin.fusion import Observation as FusionObservation
+from twin.fusion import fuse
+
+T0 = dt.datetime(2026, 9, 7, 9, tzinfo=dt.UTC)
+
+
+def _seed(session, elements: int, frames: int, per_element: int, seed: int = 3):
+    """A project with ``frames`` frames over three weekly captures and random observations."""
+    from webapp.models import Capture, Frame, Observation, Project
+
+    rng = random.Random(seed)
+    project = Project(name="p")
+    session.add(project)
+    session.flush()
+    frame_rows = []
+    for c in range(3):
+        capture = Capture(project_id=project.id, key=f"c{c}", started_at=T0 + dt.timedelta(days=7 * c),
+                          state="processed")
+        session.add(capture)
+        session.flush()
+        for k in range(frames // 3):
+            frame_rows.append(Frame(capture_id=capture.id, index=k, file=f"f{c}-{k}.jpg", sha256=f"{c}{k:063d}",
+                                    taken_at=capture.started_at + dt.timedelta(seconds=10 * k), width=2, height=1,
+                                    pose_prior=[0] * 6))
+    session.add_all(frame_rows)
+    session.flush()
+    finals, rows = {}, []
+    for e in range(elements):
+        gid = f"E{e:021d}"
+        finals[gid] = rng.randint(1, 3)
+        for frame in rng.sample(frame_rows, per_element):
+            kind = rng.choice([INSTALLED, INSTALLED, ABSENT, NOT_VISIBLE])
+            rows.append({"project_id": project.id, "frame_id": frame.id, "global_id": gid, "kind": kind,
+                         "stage": rng.randint(1, finals[gid]) if kind == INSTALLED else 0,
+                         "confidence": rng.choice([0.4, 0.6, 0.9, round(rng.uniform(0.05, 1), 3)])})
+    session.execute(Observation.__table__.insert(), rows)
+    session.commit()
+    times = {f.id: f.taken_at if f.taken_at.tzinfo else f.taken_at.replace(tzinfo=dt.UTC) for f in frame_rows}
+    reference = fuse([FusionObservation(r["global_id"], str(r["frame_id"]), times[r["frame_id"]], r["kind"], r["stage"],
+                                        r["confidence"]) for r in rows], finals)
+    return project, finals, reference
+
+
+@pytest.mark.parametrize("in_limit", [5000, 10])
+def test_refuse_stores_the_reference_statuses_and_history(db_session, monkeypatch, in_limit):
+    from webapp.models import ElementStatus, ElementStatusChange
+    from webapp.services import processing
+
+    monkeypatch.setattr(processing, "IN_LIMIT", in_limit)  # 10: the whole-project read, filtered here
+    project, finals, reference = _seed(db_session, elements=60, frames=30, per_element=6)
+    only = set(list(finals)[:50])
+    changes = processing.refuse(db_session, project.id, only, finals, None, T0)
+    db_session.commit()
+    stored = {s.global_id: s for s in db_session.scalars(select(ElementStatus))}
+    assert set(stored) == only
+    for gid, status in stored.items():
+        want = reference[gid]
+        assert (status.stage, status.needs_review) == (want.stage, want.needs_review)
+        assert status.probability == pytest.approx(want.probability, rel=1e-12)
+        assert [dt.datetime.fromisoformat(t) for t in status.reached_at] == want.reached_at
+        assert status.last_seen.replace(tzinfo=dt.UTC) == want.last_seen.replace(tzinfo=dt.UTC)
+    started = [gid for gid in only if reference[gid].stage > 0 or reference[gid].needs_review]
+    assert changes == len(started) == len(db_session.scalars(select(ElementStatusChange)).all())
+    # Again with nothing new: statuses are rewritten, no history is added.
+    assert processing.refuse(db_session, project.id, only, finals, None, T0) == 0
+
+
+@pytest.mark.slow
+def test_refuse_reads_more_elements_than_postgresql_binds_parameters(db_session):
+    from webapp.models import ElementStatus
+    from webapp.services.processing import refuse
+
+    project, finals, reference = _seed(db_session, elements=70_000, frames=12, per_element=1)
+    refuse(db_session, project.id, set(finals), finals, None, T0)
+    db_session.commit()
+    stored = dict(db_session.execute(select(ElementStatus.global_id, ElementStatus.stage)).all())
+    assert stored == {gid: status.stage for gid, status in reference.items()}
