@@ -26,22 +26,32 @@ NOTES = """## Reading the figures
 
 - **Targets missed.** Issue #5 asks for status F1 ≥ 0.95 overall and ≥ 0.9 per class with ≥ 20
   samples, and a refined pose within 5 cm and 0.5° (median), on generated buildings with default
-  noise. Measured on two unseen generated layouts: F1 0.79 and 0.80; pose median 28 cm / 1.9° and
-  8 cm / 0.5°. On real models F1 ranges from 0.55 (Office_A) to 0.92 (webifc_example).
+  noise. Measured on two unseen generated layouts: F1 0.81 and 0.81; pose median 12 cm / 0.7° and
+  24 cm / 0.5°. On real models F1 ranges from 0.04 (ISSUE_021) to 1.00 (b03, the scheduling task).
 - **Precision is 1.0 everywhere, recall is the problem.** Fusion only calls an element installed
   on detections, and the bundled detector (docs/detector.md, held-out mAP50 0.27) misses most
   columns, beams, boarded walls and all small MEP. Every missed element counts as a false
   negative here; none is invented.
+- **Why some real models score lower than in the previous table.** Until this revision a claim
+  below even odds counted as evidence for its opposite: an element barely in view and "absent"
+  at confidence 0.2 pushed towards "installed". On models whose beams the detector never finds
+  (FZK-Haus's 31 roof rafters, ISSUE_021's 96 steel members) that bug guessed most of them right
+  from nothing. With it fixed (a weak claim is no evidence) and observations calibrated (an absent
+  claim weighs by the detector's held-out AP for the class), those beams are honestly unknown, so
+  FZK-Haus falls from 0.81 to 0.50 and ISSUE_021 from 0.64 to 0.04, while the generated layouts
+  gain (0.79/0.80 → 0.81/0.81): their beams and columns are found by detections now weighed as
+  evidence.
 - **Stage accuracy** trails recall: walls and ceilings need the stage classes the detector
   confuses most (boarded vs finished).
 - **Pose refinement** aligns the believed-built twin's edges with the frame's edges. With the
-  structure detected it brings a 30–40 cm prior to 4–15 cm (IfcOpenHouse, duplex, FZK-Haus,
-  3rooms, b03); where few elements are believed and detected it can lock on a wrong edge
-  (ISSUE_021's dense steel members, webifc_example): refinement never returns a pose scoring
+  structure detected it brings a 30–40 cm prior to 5–15 cm (duplex, IfcOpenHouse, Office_A,
+  3rooms, b03, generated); where few elements are believed and detected it can lock on a wrong
+  edge (ISSUE_021's dense steel members, webifc_example): refinement never returns a pose scoring
   worse than the prior, but a better edge score is not always a better pose.
 - **Not walkable**: Ifc2s3_Duplex_Electrical, hvac_heating and ROOT-houten_kozijnen have no floor
   slabs (MEP or window-frame subcontractor models), so no storey has floor underfoot for a walk.
-- **Speed**: about 1 s per frame on two CPU cores (detection 0.6 s, registration 0.3–0.5 s).
+- **Speed**: about 1–1.4 s per frame on two CPU cores while other work ran (detection 0.5–0.7 s,
+  registration 0.35 s); bench/process.py measures it alone.
 """
 
 
