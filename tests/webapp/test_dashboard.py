@@ -425,3 +425,20 @@ def test_a_model_larger_than_a_frame_uploads_through_the_settings_page(site):
     finally:
         site.config["MAX_CONTENT_LENGTH"] = limit
     assert response.status_code == 200 and f"Model revision {revision.number}" in response.get_data(as_text=True)
+
+
+def test_a_storeys_status_map_is_reused_until_a_status_changes(site):
+    from webapp.extensions import db
+
+    p, _, storey, gid, _ = ids(site)
+    manager = signed_in(site, "manager@x.org")
+    url = f"/projects/{p}/storeys/{storey}/status.json"
+    first = manager.get(url)
+    unchanged = manager.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304
+    page = manager.get(f"/projects/{p}/elements/{gid}").get_data(as_text=True)
+    manager.post(f"/projects/{p}/elements/{gid}/review", data={"stage": "0", "csrf_token": csrf_of(page)})
+    after = manager.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.get_json()["elements"][gid] != "installed"
+    with site.app_context():
+        assert db.session.scalar(select(ElementStatus.stage).where(ElementStatus.global_id == gid)) == 0

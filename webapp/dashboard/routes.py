@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
@@ -159,8 +161,31 @@ def _cached_file(path: Path, mimetype: str) -> Response:
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/status.json")
 @project_view()
 def storey_status(project_id: int, storey_id: int):
-    """Element statuses of a storey and where frames were taken, for the plan and the 3D view."""
+    """Element statuses of a storey and where frames were taken, for the plan and the 3D view.
+
+    The body only changes with a status change, a capture, a schedule or a day: it is kept per
+    process under a key naming those (a few cheap index lookups), so a plan viewed by many is
+    computed once, and the browser revalidates it by ETag."""
     revision, storey = _storey(g.project, storey_id)
+    key = element_service.storey_status_key(db.session, g.project, revision, storey)
+    body = _STATUS_BODIES.get(key)
+    if body is None:
+        body = json.dumps(_storey_status_body(project_id, revision, storey), separators=(",", ":")).encode()
+        if len(_STATUS_BODIES) >= _STATUS_BODIES_KEPT:
+            _STATUS_BODIES.pop(next(iter(_STATUS_BODIES)))
+        _STATUS_BODIES[key] = body
+    response = Response(body, mimetype="application/json")
+    response.set_etag(hashlib.sha256(repr(key).encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+#: status.json bodies by key (see storey_status); bounded, per process.
+_STATUS_BODIES: dict[tuple, bytes] = {}
+_STATUS_BODIES_KEPT = 64
+
+
+def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey) -> dict:
     statuses = element_service.element_statuses(db.session, g.project, revision, storey.id)
     frames = db.session.execute(
         select(Frame.id, Frame.capture_id, Frame.index, Frame.pose, Capture.key)
@@ -173,19 +198,17 @@ def storey_status(project_id: int, storey_id: int):
         .order_by(Capture.started_at.desc(), Frame.index)
         .limit(2000)
     ).all()
-    return jsonify(
-        {
-            "colors": {k: c for k, (_, c) in element_service.STATUSES.items()},
-            "labels": {k: label for k, (label, _) in element_service.STATUSES.items()},
-            "elements": statuses,
-            "counts": element_service.status_counts(statuses),
-            "frames": [
-                {"id": fid, "capture": key, "capture_id": cid, "index": index, "x": pose[0], "y": pose[1]}
-                for fid, cid, index, pose, key in frames
-                if pose
-            ],
-        }
-    )
+    return {
+        "colors": {k: c for k, (_, c) in element_service.STATUSES.items()},
+        "labels": {k: label for k, (label, _) in element_service.STATUSES.items()},
+        "elements": statuses,
+        "counts": element_service.status_counts(statuses),
+        "frames": [
+            {"id": fid, "capture": key, "capture_id": cid, "index": index, "x": pose[0], "y": pose[1]}
+            for fid, cid, index, pose, key in frames
+            if pose
+        ],
+    }
 
 
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/3d")

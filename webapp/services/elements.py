@@ -157,6 +157,18 @@ _SUMMARIES: dict[tuple[str, int, str], list[dict]] = {}
 _SUMMARIES_KEPT = 64
 
 
+def storey_status_key(session: Session, project: Project, revision: ModelRevision, storey) -> tuple:
+    """What a storey's statuses depend on: the day (lateness), the revision, the schedule version,
+    the project's last status change and last processed capture (its frames are drawn)."""
+    version = current_schedule(session, project.id)
+    last_change = session.scalar(select(func.max(ElementStatusChange.id))
+                                 .where(ElementStatusChange.project_id == project.id))
+    captures = session.execute(select(func.count(), func.max(Capture.id)).where(
+        Capture.project_id == project.id, Capture.state == "processed")).one()
+    return (str(session.get_bind().url), project.id, revision.id, storey.id, dt.date.today().isoformat(),
+            version.id if version else None, last_change, tuple(captures))
+
+
 def storey_summaries(session: Session, revision: ModelRevision) -> list[dict]:
     """Per storey of the revision: id, name, elevation and how many elements have geometry."""
     key = (str(session.get_bind().url), revision.id, revision.sha256)
