@@ -28,6 +28,7 @@ from webapp.models import (
     Task,
     TaskElement,
 )
+from webapp.services.reports import project_state
 from webapp.services.schedules import current_schedule
 
 #: Status → (label, colour). Order is the legend's.
@@ -158,15 +159,13 @@ _SUMMARIES_KEPT = 64
 
 
 def storey_status_key(session: Session, project: Project, revision: ModelRevision, storey) -> tuple:
-    """What a storey's statuses depend on: the day (lateness), the revision, the schedule version,
-    the project's last status change and last processed capture (its frames are drawn)."""
-    version = current_schedule(session, project.id)
-    last_change = session.scalar(select(func.max(ElementStatusChange.id))
-                                 .where(ElementStatusChange.project_id == project.id))
+    """What a storey's statuses depend on: the day (lateness), the project's state (revision,
+    schedule version, last status change: :func:`webapp.services.reports.project_state`) and its
+    processed captures (their frames are drawn)."""
     captures = session.execute(select(func.count(), func.max(Capture.id)).where(
         Capture.project_id == project.id, Capture.state == "processed")).one()
     return (str(session.get_bind().url), project.id, revision.id, storey.id, dt.date.today().isoformat(),
-            version.id if version else None, last_change, tuple(captures))
+            *project_state(session, project), tuple(captures))
 
 
 def storey_summaries(session: Session, revision: ModelRevision) -> list[dict]:

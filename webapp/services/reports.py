@@ -18,22 +18,29 @@ from sqlalchemy.orm import Session
 from webapp.models import ElementStatusChange, ModelRevision, ProgressReport, Project, ScheduleVersion
 
 
-def report_key(session: Session, project: Project, date: dt.date) -> str | None:
-    """What the report on ``date`` depends on, or None when there is nothing to report yet."""
+def project_state(session: Session, project: Project) -> tuple[int | None, int | None, int]:
+    """(latest model revision id, latest schedule version id, last status change id) of the project:
+    three index lookups that change whenever a view derived from its statuses must change."""
     revision = session.scalar(
         select(func.max(ModelRevision.id)).where(ModelRevision.project_id == project.id)
     )
     schedule = session.scalar(
         select(func.max(ScheduleVersion.id)).where(ScheduleVersion.project_id == project.id)
     )
-    if revision is None or schedule is None:
-        return None
     last_change = (
         session.scalar(
             select(func.max(ElementStatusChange.id)).where(ElementStatusChange.project_id == project.id)
         )
         or 0
     )
+    return revision, schedule, last_change
+
+
+def report_key(session: Session, project: Project, date: dt.date) -> str | None:
+    """What the report on ``date`` depends on, or None when there is nothing to report yet."""
+    revision, schedule, last_change = project_state(session, project)
+    if revision is None or schedule is None:
+        return None
     return f"{date.isoformat()}/r{revision}/s{schedule}/c{last_change}"
 
 
