@@ -90,20 +90,26 @@ def _progress(capture_id: int, total: int):
     return progress
 
 
+def _uploaded(capture_id: int):
+    """(project, upload folder) of an uploaded capture."""
+    from webapp.extensions import db
+    from webapp.models import Capture, Project
+    from webapp.services.uploads import upload_dir
+
+    capture = db.session.get(Capture, capture_id)
+    return db.session.get(Project, capture.project_id), upload_dir(current_app.config, capture)
+
+
 def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
     """Register frames ``indices`` of an uploaded capture (one chunk); plain data for :func:`finish_capture`."""
     from vision.capture import read_capture
     from vision.detect import load_detector
     from webapp.extensions import db
-    from webapp.models import Capture, Project
     from webapp.services.processing import capture_context, register_frames
-    from webapp.services.uploads import upload_dir
 
-    capture = db.session.get(Capture, capture_id)
-    project = db.session.get(Project, capture.project_id)
-    folder = upload_dir(current_app.config, capture)
+    project, folder = _uploaded(capture_id)
     manifest = read_capture(folder)
-    _, _, twin, scene, believed = capture_context(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name)
+    _, twin, scene, believed = capture_context(db.session, current_app.config["SITETWIN_DATA_DIR"], project)
     db.session.remove()
     frames = register_frames(twin, scene, believed, folder, manifest, indices, load_detector(),
                              progress=_progress(capture_id, len(manifest.frames)))
@@ -115,14 +121,11 @@ def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str
     from vision.capture import read_capture
     from vision.detect import load_detector
     from webapp.extensions import db
-    from webapp.models import Capture, Project
+    from webapp.models import Project
     from webapp.services.processing import RegisteredFrame, process_capture
     from webapp.services.reports import progress_report
-    from webapp.services.uploads import upload_dir
 
-    capture = db.session.get(Capture, capture_id)
-    project = db.session.get(Project, capture.project_id)
-    folder = upload_dir(current_app.config, capture)
+    project, folder = _uploaded(capture_id)
     try:
         total = len(read_capture(folder).frames)
         process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name, folder, load_detector(),

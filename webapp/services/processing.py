@@ -27,7 +27,7 @@ from twin.ifc import file_sha256
 from vision.capture import CaptureError, read_capture
 from vision.register import RegistrationResult, register_frame
 from vision.render import RenderScene
-from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation
+from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation, Project
 from webapp.services.twins import current_revision, get_project, load_revision_twin
 
 
@@ -173,12 +173,11 @@ class RegisteredFrame:
                    data["timing"])
 
 
-def capture_context(session: Session, data_dir: str | os.PathLike, project_name: str):
-    """(project, revision, twin, scene, believed-built mask) that frames of a capture register against."""
-    project = get_project(session, project_name)
+def capture_context(session: Session, data_dir: str | os.PathLike, project: Project):
+    """(revision, twin, scene, believed-built mask) that frames of the project's captures register against."""
     revision = current_revision(session, project)
     twin = load_revision_twin(revision, data_dir)
-    return project, revision, twin, RenderScene(twin), believed_built(session, project.id, twin.global_ids)
+    return revision, twin, RenderScene(twin), believed_built(session, project.id, twin.global_ids)
 
 
 def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.PathLike, manifest, indices,
@@ -236,7 +235,7 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
                                "other frames; give a new capture a new capture_id")
         return ProcessResult(project.name, manifest.capture_id, len(stored), unchanged=True,
                              seconds=round(time.perf_counter() - started, 3))
-    project, revision, twin, scene, believed = capture_context(session, data_dir, project_name)
+    revision, twin, scene, believed = capture_context(session, data_dir, project)
     done = {r.index: r for r in registered or ()}
     if any(done[k].sha256 != hashes[k] for k in done if k < len(hashes)) or any(k >= len(hashes) for k in done):
         raise CaptureError(f"{capture_dir}: registered frames do not match the capture's files")
