@@ -126,12 +126,17 @@ def _storey(project: Project, storey_id: int) -> tuple[ModelRevision, Storey]:
     return revision, storey
 
 
+def _storey_page(template: str, storey_id: int) -> str:
+    """A page about one storey of the current revision, with the other storeys to switch to."""
+    revision, storey = _storey(g.project, storey_id)
+    storeys = element_service.storey_summaries(db.session, revision)
+    return render_template(template, project=g.project, storey=storey, storeys=storeys)
+
+
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/plan")
 @project_view()
 def plan(project_id: int, storey_id: int):
-    revision, storey = _storey(g.project, storey_id)
-    storeys = element_service.storey_summaries(db.session, revision)
-    return render_template("dashboard/plan.html", project=g.project, storey=storey, storeys=storeys)
+    return _storey_page("dashboard/plan.html", storey_id)
 
 
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/plan.svg")
@@ -149,13 +154,18 @@ def storey_glb(project_id: int, storey_id: int):
     return _cached_file(storey_glb_file(current_app.config, revision, storey), "model/gltf-binary")
 
 
-def _cached_file(path: Path, mimetype: str) -> Response:
-    """A derived file that never changes for its revision: revalidated by ETag (304 when unchanged)."""
-    stat = path.stat()
-    response = Response(path.read_bytes(), mimetype=mimetype)
-    response.set_etag(f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}")
+def _revalidated(body: bytes, mimetype: str, etag: str) -> Response:
+    """``body`` with an ETag; the browser revalidates it on every use (304 when unchanged)."""
+    response = Response(body, mimetype=mimetype)
+    response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     return response.make_conditional(request)
+
+
+def _cached_file(path: Path, mimetype: str) -> Response:
+    """A derived file that never changes for its revision."""
+    stat = path.stat()
+    return _revalidated(path.read_bytes(), mimetype, f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}")
 
 
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/status.json")
@@ -174,10 +184,7 @@ def storey_status(project_id: int, storey_id: int):
         if len(_STATUS_BODIES) >= _STATUS_BODIES_KEPT:
             _STATUS_BODIES.pop(next(iter(_STATUS_BODIES)))
         _STATUS_BODIES[key] = body
-    response = Response(body, mimetype="application/json")
-    response.set_etag(hashlib.sha256(repr(key).encode()).hexdigest()[:32])
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response.make_conditional(request)
+    return _revalidated(body, "application/json", hashlib.sha256(repr(key).encode()).hexdigest()[:32])
 
 
 #: status.json bodies by key (see storey_status); bounded, per process.
@@ -214,9 +221,7 @@ def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/3d")
 @project_view()
 def model3d(project_id: int, storey_id: int):
-    revision, storey = _storey(g.project, storey_id)
-    storeys = element_service.storey_summaries(db.session, revision)
-    return render_template("dashboard/model3d.html", project=g.project, storey=storey, storeys=storeys)
+    return _storey_page("dashboard/model3d.html", storey_id)
 
 
 @bp.get("/projects/<int:project_id>/elements/<global_id>")
