@@ -61,6 +61,14 @@ def _settings_page(**forms):
     return render_template("dashboard/settings.html", **context), status
 
 
+def _acted_on(model, row_id: int):
+    """The project's row of ``model`` a one-button form acts on, when its CSRF token holds; else None."""
+    row = db.session.get(model, row_id) if 0 < row_id < 2**31 else None
+    if ToggleForm().validate_on_submit() and row is not None and row.project_id == g.project.id:
+        return row
+    return None
+
+
 def _back():
     return redirect(url_for("dashboard.settings", project_id=g.project.id), 303)
 
@@ -95,8 +103,7 @@ def add_rule(project_id: int):
 @bp.post("/projects/<int:project_id>/settings/rules/<int:rule_id>/toggle")
 @project_view("manager")
 def toggle_rule(project_id: int, rule_id: int):
-    rule = db.session.get(AlertRule, rule_id)
-    if ToggleForm().validate_on_submit() and rule is not None and rule.project_id == project_id:
+    if rule := _acted_on(AlertRule, rule_id):
         rule.enabled = not rule.enabled
         db.session.commit()
     return _back()
@@ -126,8 +133,7 @@ def add_recipient(project_id: int):
 @bp.post("/projects/<int:project_id>/settings/recipients/<int:recipient_id>/toggle")
 @project_view("manager")
 def toggle_recipient(project_id: int, recipient_id: int):
-    recipient = db.session.get(Recipient, recipient_id)
-    if ToggleForm().validate_on_submit() and recipient is not None and recipient.project_id == project_id:
+    if recipient := _acted_on(Recipient, recipient_id):
         recipient.active = not recipient.active
         db.session.commit()
     return _back()
@@ -148,8 +154,7 @@ def add_token(project_id: int):
 @bp.post("/projects/<int:project_id>/settings/tokens/<int:token_id>/revoke")
 @project_view("manager")
 def revoke_token(project_id: int, token_id: int):
-    token = db.session.get(ApiToken, token_id)
-    if ToggleForm().validate_on_submit() and token is not None and token.project_id == project_id:
+    if token := _acted_on(ApiToken, token_id):
         token.revoked_at = token.revoked_at or dt.datetime.now(dt.UTC)
         db.session.commit()
         flash(f"Token of {token.name} revoked: that device can no longer upload.", "info")
