@@ -18,3 +18,16 @@ def api(app, runner, tmp_path):
         result = runner.invoke(args=["token", "create", "--project", name, "--name", "cam", "--json"])
         tokens.append(json.loads(result.stdout)["token"])
     return app.test_client(), *tokens
+
+
+@pytest.fixture
+def walk(runner, tmp_path):
+    """Project 'p' (a generated one-storey building) and a simulated 3-frame walk of it, not processed."""
+    path = tmp_path / "b.ifc"
+    generate_building(path, storeys=1, bays=(2, 2), seed=4)
+    assert runner.invoke(args=["ingest", str(path), "--project", "p"]).exit_code == 0
+    out = tmp_path / "walk"
+    result = runner.invoke(args=["simulate-capture", "--project", "p", "--date", "2027-01-20", "--frames", "3",
+                                 "--width", "512", "--seed", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    return out

@@ -109,17 +109,8 @@ def test_frames_and_videos_do_not_mix_and_other_projects_are_refused(api, tmp_pa
 
 
 @pytest.mark.slow
-def test_an_uploaded_video_of_a_walk_is_processed(app, runner, tmp_path):
+def test_an_uploaded_video_of_a_walk_is_processed(app, runner, walk, tmp_path):
     """A simulated walk's frames, made into a 1 fps MP4 with the walk's poses as its track."""
-    from twin.generate import generate_building
-
-    path = tmp_path / "b.ifc"
-    generate_building(path, storeys=1, bays=(2, 2), seed=4)
-    assert runner.invoke(args=["ingest", str(path), "--project", "p"]).exit_code == 0
-    walk = tmp_path / "walk"
-    result = runner.invoke(args=["simulate-capture", "--project", "p", "--date", "2027-01-20", "--frames", "3",
-                                 "--width", "512", "--seed", "1", "--out", str(walk)])
-    assert result.exit_code == 0, result.output
     frames = json.loads((walk / "capture.json").read_text())["frames"]
     writer = cv2.VideoWriter(str(tmp_path / "walk.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 1, (512, 256))
     for frame in frames:

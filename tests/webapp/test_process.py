@@ -12,18 +12,6 @@ from webapp.models import Capture, ElementStatus, Frame, Observation
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def walk(runner, tmp_path):
-    path = tmp_path / "b.ifc"
-    generate_building(path, storeys=1, bays=(2, 2), seed=4)
-    assert runner.invoke(args=["ingest", str(path), "--project", "p"]).exit_code == 0
-    out = tmp_path / "walk"
-    result = runner.invoke(args=["simulate-capture", "--project", "p", "--date", "2027-01-20", "--frames", "3",
-                                 "--width", "512", "--seed", "1", "--out", str(out)])
-    assert result.exit_code == 0, result.stderr
-    return out
-
-
 def test_processing_stores_frames_observations_and_statuses_once(runner, db_session, walk):
     result = runner.invoke(args=["process", str(walk), "--project", "p", "--json"])
     assert result.exit_code == 0, result.stderr
