@@ -85,12 +85,13 @@ def measured(cmd: list[str], environment: dict[str, str]) -> tuple[float, float,
     return result["wall"], result["rss_kib"] / 1024, result["out"]
 
 
-def fresh_database() -> None:
+def fresh_database(name: str = DATABASE) -> None:
+    """Drop and create the PostgreSQL database ``name`` (bench/workers.py uses its own)."""
     import psycopg
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
 
 
 def building() -> Path:

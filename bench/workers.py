@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from scale import fresh_database  # noqa: E402  (bench/scale.py's, on the admin connection it uses)
+
 OUT = REPO / "bench" / "out" / "workers"
-ADMIN_URL = os.environ.get("SCALE_POSTGRES_ADMIN", "postgresql://postgres@localhost/postgres")
 DATABASE = os.environ.get("WORKERS_DATABASE", "sitetwin_workers")
 DATABASE_URL = f"postgresql+psycopg://postgres@localhost/{DATABASE}"
 BROKER = os.environ.get("WORKERS_BROKER", "redis://127.0.0.1:6379/13")
@@ -93,7 +94,6 @@ def prepare_walks(captures: int, frames: int, width: int) -> tuple[Path, dt.date
 
 def fresh_state(walks: Path, threads: int) -> tuple[list[int], dict[str, str]]:
     """A fresh database with the building ingested and every walk uploaded (not finalised)."""
-    import psycopg
     import redis
 
     from webapp import create_app
@@ -101,9 +101,7 @@ def fresh_state(walks: Path, threads: int) -> tuple[list[int], dict[str, str]]:
     from webapp.models import ApiToken
     from webapp.services.twins import get_project
 
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
+    fresh_database(DATABASE)
     redis.Redis.from_url(BROKER).flushdb()
     shutil.rmtree(OUT / "data", ignore_errors=True)
     environment = env(threads)
