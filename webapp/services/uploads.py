@@ -22,8 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vision.capture import CaptureError, parse_manifest
-from vision.video import (VideoManifest, is_mp4, is_video_manifest, parse_video_manifest, probe_video,
-                          video_to_capture)
+from vision.video import (
+    VideoManifest,
+    is_mp4,
+    is_video_manifest,
+    parse_video_manifest,
+    probe_video,
+    video_to_capture,
+)
 from webapp.models import Capture
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -102,6 +108,10 @@ def is_video_capture(config, capture: Capture) -> bool:
     return (upload_dir(config, capture) / VIDEO_MANIFEST).is_file()
 
 
+def _video_manifest(folder: Path) -> VideoManifest:
+    return parse_video_manifest(json.loads((folder / VIDEO_MANIFEST).read_text()))
+
+
 def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, dict]:
     """Store the capture's 360° MP4; returns (sha256, whether it was already there, probe).
 
@@ -114,7 +124,7 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
     if capture.state != "uploading":
         raise UploadError(409, f"capture {capture.id} is {capture.state}; the video can no longer change")
     folder = upload_dir(config, capture)
-    manifest = parse_video_manifest(json.loads((folder / VIDEO_MANIFEST).read_text()))
+    manifest = _video_manifest(folder)
     digest, head = hashlib.sha256(), b""
     tmp = folder / f".{VIDEO_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
@@ -164,7 +174,7 @@ def extract_video_frames(config, capture: Capture) -> None:
     folder = upload_dir(config, capture)
     if (folder / "capture.json").is_file():
         return
-    manifest = parse_video_manifest(json.loads((folder / VIDEO_MANIFEST).read_text()))
+    manifest = _video_manifest(folder)
     video_to_capture(folder / VIDEO_FILE, manifest, folder,
                      max_frames=int(config.get("SITETWIN_MAX_VIDEO_FRAMES", 5000)))
 
@@ -232,10 +242,11 @@ def store_frame(config, capture: Capture, index: int, stream: BinaryIO) -> tuple
     return digest, False
 
 
-def received(config, capture: Capture) -> list[int]:
-    manifest = _manifest(config, capture)
+def missing_frames(config, capture: Capture) -> tuple[int, list[int]]:
+    """(frames the manifest lists, indices of those not uploaded yet), from one read of the manifest."""
+    frames = _manifest(config, capture)["frames"]
     root = upload_dir(config, capture)
-    return [i for i, f in enumerate(manifest["frames"]) if (root / f["file"]).is_file()]
+    return len(frames), [i for i, f in enumerate(frames) if not (root / f["file"]).is_file()]
 
 
 def capture_status(config, capture: Capture) -> dict:
@@ -247,14 +258,12 @@ def capture_status(config, capture: Capture) -> dict:
         video = json.loads((folder / VIDEO_PROBE).read_text()) if (folder / VIDEO_PROBE).is_file() else None
         video = {"received": video is not None, **(video or {})}
     if (folder / "capture.json").is_file():
-        expected = len(_manifest(config, capture)["frames"])
-        got = set(received(config, capture))
+        expected, missing = missing_frames(config, capture)
     else:
-        expected = len(capture.frames)
-        got = set(range(expected))
+        expected, missing = len(capture.frames), []
     return {"id": capture.id, "capture_id": capture.key, "state": capture.state, "progress": capture.progress,
-            "frames_expected": expected, "frames_received": len(got),
-            "missing": [i for i in range(expected) if i not in got], "error": capture.error,
+            "frames_expected": expected, "frames_received": expected - len(missing),
+            "missing": missing, "error": capture.error,
             "stats": capture.stats or {}, **({"video": video} if video is not None else {})}
 
 
@@ -266,8 +275,7 @@ def finalise(session: Session, config, capture: Capture) -> None:
         if not (upload_dir(config, capture) / VIDEO_PROBE).is_file():
             raise UploadError(409, "the video is not uploaded yet")
     else:
-        got = set(received(config, capture))
-        missing = [i for i in range(len(_manifest(config, capture)["frames"])) if i not in got]
+        _, missing = missing_frames(config, capture)
         if missing:
             raise UploadError(409, f"{len(missing)} frame(s) not uploaded yet", missing=missing)
     capture.state, capture.error = "queued", None
