@@ -25,6 +25,14 @@ def upload_error(exc: uploads.UploadError):
     return error(exc.status, str(exc), **exc.extra)
 
 
+def _file(what: str):
+    """The request's multipart field ``file``; a 400 naming ``what`` to send when it is missing."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise uploads.UploadError(400, f"send {what} as multipart/form-data in a field named 'file'")
+    return upload
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
@@ -52,9 +60,7 @@ def get_capture(capture_id: int):
 @token_required
 def put_frame(capture_id: int, index: int):
     capture = uploads.project_capture(db.session, g.project_id, capture_id)
-    upload = request.files.get("file")
-    if upload is None:
-        return error(400, "send the frame as multipart/form-data in a field named 'file'")
+    upload = _file("the frame")
     stored, duplicate = uploads.store_frame(current_app.config, capture, index, upload.stream)
     return jsonify({"index": index, "sha256": stored, "duplicate": duplicate}), 200 if duplicate else 201
 
@@ -72,9 +78,7 @@ def finalise(capture_id: int):
 @upload_limit("SITETWIN_MAX_VIDEO_BYTES")
 def put_video(capture_id: int):
     capture = uploads.project_capture(db.session, g.project_id, capture_id)
-    upload = request.files.get("file")
-    if upload is None:
-        return error(400, "send the video as multipart/form-data in a field named 'file'")
+    upload = _file("the video")
     sha256, duplicate, probe = uploads.store_video(current_app.config, capture, upload.stream)
     return jsonify({"sha256": sha256, "duplicate": duplicate, **probe}), 200 if duplicate else 201
 
@@ -87,9 +91,7 @@ def _project():
 @token_required(role="manager")
 @upload_limit("SITETWIN_MAX_MODEL_BYTES")
 def post_model():
-    upload = request.files.get("file")
-    if upload is None:
-        return error(400, "send the IFC file as multipart/form-data in a field named 'file'")
+    upload = _file("the IFC file")
     try:
         result = project_files.upload_model(db.session, current_app.config, _project(), upload)
     except project_files.ProjectFileError as refused:
@@ -101,9 +103,7 @@ def post_model():
 @token_required(role="manager")
 @upload_limit("SITETWIN_MAX_MODEL_BYTES")
 def post_schedule():
-    upload = request.files.get("file")
-    if upload is None:
-        return error(400, "send the schedule as multipart/form-data in a field named 'file'")
+    upload = _file("the schedule")
     lenient = request.form.get("lenient", "false").lower() in {"1", "true", "yes"}
     try:
         result = project_files.upload_schedule(db.session, current_app.config, _project(), upload, lenient,
