@@ -35,12 +35,16 @@ def pixel_to_direction(u, v, width: int) -> np.ndarray:
 
 
 def direction_to_pixel(directions, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates (u, v) of camera-frame directions (..., 3) (need not be unit)."""
+    """Pixel coordinates (u, v) of camera-frame directions (..., 3) (need not be unit).
+
+    float32 directions give float32 pixels (the pose search projects millions of points).
+    """
     w, h = panorama_size(width)
-    d = np.asarray(directions, dtype=np.float64)
-    norm = np.linalg.norm(d, axis=-1)
-    lon = np.arctan2(d[..., 1], d[..., 0])
-    lat = np.arcsin(np.clip(d[..., 2] / np.where(norm > 0, norm, 1.0), -1.0, 1.0))
+    d = np.asarray(directions)
+    d = d if d.dtype == np.float32 else d.astype(np.float64)
+    x, y, z = d[..., 0], d[..., 1], d[..., 2]
+    lon = np.arctan2(y, x)
+    lat = np.arctan2(z, np.hypot(x, y))
     u = (0.5 - lon / (2.0 * np.pi)) * w - 0.5
     v = (0.5 - lat / np.pi) * h - 0.5
     return np.mod(u + 0.5, w) - 0.5, v

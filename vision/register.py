@@ -32,7 +32,7 @@ from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from twin.model import Twin
 from vision.detect import Detection
-from vision.equirect import direction_to_pixel, world_rays, world_to_pixel
+from vision.equirect import direction_to_pixel, world_rays
 from vision.pose import Pose
 from vision.render import RenderScene
 
@@ -50,6 +50,14 @@ SURFACE_CLASSES = {"wall", "slab", "ceiling"}
 MAX_LAYERS = 4
 #: Candidates per search level re-rendered to choose the next centre.
 TOP_K = 4
+#: The pose prior a helmet camera's tracking gives: standard deviation of its position (metres)
+#: and yaw (radians).
+PRIOR_SIGMA_M = 0.3
+PRIOR_SIGMA_YAW = math.radians(5.0)
+#: Weight of the prior in a pose's score, in pixels of mean edge distance per σ² of departure: the
+#: search maximises edge agreement and the prior's likelihood together (a MAP estimate), so a frame
+#: with few elements to anchor on does not wander a metre off to the nearest wrong edges.
+PRIOR_WEIGHT = 0.02
 #: Confidence of an "absent" observation of an element fully in view of a fully reliable detector;
 #: less in view, or a class the detector finds less reliably, moves it towards even odds (0.5).
 ABSENT_CONFIDENCE = 0.75
@@ -128,30 +136,30 @@ def boundary_points(scene, pose: Pose, width: int) -> np.ndarray:
     return origin + directions[edge][::stride] * hits.distance[edge][::stride, None]
 
 
-def points_score(points: np.ndarray, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
+def points_score(points: np.ndarray, pose: Pose, distance: np.ndarray,
+                 truncation: float = EDGE_TRUNCATION) -> float:
     """Mean truncated edge distance at the projections of ``points`` from ``pose`` (lower is better)."""
-    if not len(points):
-        return truncation
-    height, width = distance.shape
-    u, v, _ = world_to_pixel(points, pose, width)
-    iu = np.mod(np.rint(u).astype(int), width)
-    iv = np.clip(np.rint(v).astype(int), 0, height - 1)
-    return float(np.minimum(distance[iv, iu], truncation).mean())
+    return float(points_scores(points, [pose], distance, truncation)[0])
 
 
 def points_scores(points: np.ndarray, poses: list[Pose], distance: np.ndarray,
                   truncation: float = EDGE_TRUNCATION) -> np.ndarray:
-    """(C,) :func:`points_score` of the same points from each of ``poses``, in one vectorised pass."""
+    """(C,) :func:`points_score` of the same points from each of ``poses``, in one vectorised pass.
+
+    The distance map is sampled bilinearly (wrapping left/right), so a pose is scored to a
+    fraction of a pixel; float32 throughout.
+    """
     if not len(points):
         return np.full(len(poses), truncation)
     height, width = distance.shape
-    positions = np.array([p.position for p in poses])
-    rotations = np.stack([p.rotation for p in poses])
-    camera = np.matmul(points[None, :, :] - positions[:, None, :], rotations)  # (C, K, 3), world → camera
+    positions = np.array([p.position for p in poses], np.float32)
+    rotations = np.stack([p.rotation for p in poses]).astype(np.float32)
+    # (C, K, 3): world → camera for every pose at once
+    camera = np.matmul(points.astype(np.float32)[None] - positions[:, None, :], rotations)
     u, v = direction_to_pixel(camera, width)
-    iu = np.mod(np.rint(u).astype(np.int64), width)
-    iv = np.clip(np.rint(v).astype(np.int64), 0, height - 1)
-    return np.minimum(distance[iv, iu], truncation).mean(axis=1)
+    sampled = cv2.remap(np.asarray(distance, np.float32), u, np.clip(v, 0, height - 1), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_WRAP)
+    return np.minimum(sampled, truncation).mean(axis=1, dtype=np.float64)
 
 
 def pose_score(scene, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
@@ -159,46 +167,64 @@ def pose_score(scene, pose: Pose, distance: np.ndarray, truncation: float = EDGE
     return points_score(boundary_points(scene, pose, distance.shape[1]), pose, distance, truncation)
 
 
-def refine_pose(scene, prior: Pose, distance: np.ndarray, step_m: float = 0.3, step_deg: float = 4.0,
-                levels: int = 6) -> tuple[Pose, float, float]:
-    """Coarse-to-fine search around ``prior``; returns (pose, score, prior score).
+def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
+    """(C,) :data:`PRIOR_WEIGHT` × squared departure of each pose from ``prior`` in σ units
+    (x and y in :data:`PRIOR_SIGMA_M`, yaw in :data:`PRIOR_SIGMA_YAW`)."""
+    offsets = np.array([(p.x - prior.x, p.y - prior.y, p.yaw - prior.yaw) for p in poses])
+    yaw = np.remainder(offsets[:, 2] + math.pi, math.tau) - math.pi
+    squared = np.square(offsets[:, :2]).sum(axis=1) / PRIOR_SIGMA_M ** 2 + np.square(yaw / PRIOR_SIGMA_YAW)
+    return PRIOR_WEIGHT * squared
 
-    Each level renders the boundaries once at the current best pose and scores candidates by
-    projecting those 3D boundary points (model-based tracking): x, y and yaw on a 5×5×5 grid
-    (±2 steps), then pitch and roll; the best few are re-rendered to choose. Steps halve and the
-    edge-distance truncation tightens level by level, so early levels see a wide, smooth basin.
+
+def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = None, step_m: float = 0.3,
+                step_deg: float = 4.0, levels: int = 6) -> tuple[Pose, float, float]:
+    """Coarse-to-fine search from ``start``; returns (pose, score, score of ``start``).
+
+    Each level scores candidates by projecting the 3D boundary points rendered at the current
+    best pose (model-based tracking) on the edge-distance map, plus :func:`prior_penalty` from
+    ``prior`` (default: ``start``): x, y and yaw on a 5×5×5 grid (±2 steps), then pitch and roll.
+    On the coarse levels (steps of 7 cm and more) what is visible changes with the pose, so the
+    best few are re-rendered, at half width, to choose; the fine levels project one full-width
+    rendering of the boundaries (a few centimetres do not change what is visible). Steps halve
+    and the edge-distance truncation tightens level by level, so early levels see a wide, smooth
+    basin. The scores returned are edge distances alone (pixels), without the prior's penalty.
     """
+    prior = prior or start
     width = distance.shape[1]
     # One render per pose: its boundary points give its score at any truncation and, for the best
     # pose, the points the next level projects.
-    points = boundary_points(scene, prior, width)
-    prior_score = points_score(points, prior, distance)
-    best = prior
+    points = boundary_points(scene, start, width)
+    start_score = points_score(points, start, distance)
+    best = start
     step_rad, tilt = math.radians(step_deg), math.radians(1.5)
     for level in range(levels):
         truncation = max(EDGE_TRUNCATION, 24.0 / 2 ** level)
-        # The coarse levels' steps (≥ 7 cm) do not need full-resolution boundaries: render at half.
-        render_width = width // 2 if level < COARSE_LEVELS else width
-        best_score = points_score(points, best, distance, truncation)
-        centre, chosen = best, points
-        candidates = [Pose(centre.x + dx * step_m, centre.y + dy * step_m, centre.z, centre.yaw + dyaw * step_rad,
-                           centre.pitch, centre.roll)
+        coarse = level < COARSE_LEVELS
+        if level == COARSE_LEVELS and best is not start:
+            points = boundary_points(scene, best, width)
+        best_score = points_score(points, best, distance, truncation) + prior_penalty([best], prior)[0]
+        chosen = points
+        candidates = [Pose(best.x + dx * step_m, best.y + dy * step_m, best.z, best.yaw + dyaw * step_rad,
+                           best.pitch, best.roll)
                       for dx in (-2, -1, 0, 1, 2) for dy in (-2, -1, 0, 1, 2) for dyaw in (-2, -1, 0, 1, 2)]
-        scores = points_scores(chosen, candidates, distance, truncation)
-        # The few best by projection are re-rendered (visibility changes with the pose) to choose.
-        for index in np.argsort(scores, kind="stable")[:TOP_K]:
+        scores = points_scores(chosen, candidates, distance, truncation) + prior_penalty(candidates, prior)
+        for index in np.argsort(scores, kind="stable")[:TOP_K if coarse else 1]:
             centre = candidates[int(index)]
-            tilts = [Pose(centre.x, centre.y, centre.z, centre.yaw, centre.pitch + dp * tilt, centre.roll + dr * tilt)
-                     for dp in (-1, 0, 1) for dr in (-1, 0, 1)]
-            candidate = tilts[int(np.argmin(points_scores(chosen, tilts, distance, truncation)))]
-            rendered = boundary_points(scene, candidate, render_width)
-            score = points_score(rendered, candidate, distance, truncation)
+            tilts = [Pose(centre.x, centre.y, centre.z, centre.yaw, centre.pitch + dp * tilt,
+                          centre.roll + dr * tilt) for dp in (-1, 0, 1) for dr in (-1, 0, 1)]
+            tilt_scores = points_scores(chosen, tilts, distance, truncation) + prior_penalty(tilts, prior)
+            candidate, score = tilts[int(np.argmin(tilt_scores))], float(tilt_scores.min())
+            rendered = points
+            if coarse:  # re-rendered, at half width: what is visible changes with the pose
+                rendered = boundary_points(scene, candidate, width // 2)
+                score = (points_score(rendered, candidate, distance, truncation)
+                         + prior_penalty([candidate], prior)[0])
             if score < best_score:
                 best, best_score, points = candidate, score, rendered
         step_m /= 2.0
         step_rad /= 2.0
         tilt /= 2.0
-    return best, points_score(points, best, distance), prior_score
+    return best, points_score(points, best, distance), start_score
 
 
 def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
@@ -314,7 +340,8 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             score, _, det = support[row]
             stage = min(det.stage, taxonomy.BY_NAME[tracked[row]].final_stage)
             confidence = 0.5 + 0.5 * min(max(score, 0.0), 1.0)
-            observations.append(FrameObservation(int(row), INSTALLED, stage, float(confidence), pixels, det.region))
+            observations.append(FrameObservation(int(row), INSTALLED, stage, float(confidence), pixels,
+                                                 det.region))
         elif pixels >= min_pixels:
             in_view = min(1.0, pixels / (8 * min_pixels))
             confidence = 0.5 + (ABSENT_CONFIDENCE - 0.5) * in_view * reliability.get(tracked[row], 1.0)
@@ -324,6 +351,17 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     return observations
 
 
+def supported(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
+              frame_width: int, reliability: Mapping[str, float] | None = None) -> np.ndarray:
+    """(N,) bool: the elements this frame's detections support seen from ``pose`` (observed at half
+    the working width: enough to anchor a pose on them)."""
+    seen = np.zeros(len(twin.elements), bool)
+    for observation in observe(twin, scene, pose, believed, detections, frame_width,
+                               work_width=WORK_WIDTH // 2, reliability=reliability):
+        seen[observation.row] |= observation.kind == INSTALLED
+    return seen
+
+
 def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pose, believed: np.ndarray,
                    detections: list[Detection], refine: bool = True,
                    reliability: Mapping[str, float] | None = None) -> RegistrationResult:
@@ -331,20 +369,23 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
 
     The pose is refined against what is believed built plus what this frame's detections support
     at the prior pose (so the first walk of a project, with nothing believed yet, registers
-    against the structure it sees).
+    against the structure it sees). Detections that did not match at the prior may match at the
+    refined pose: if they add elements, a finer search from the refined pose uses them too.
     """
     distance = edge_distance(image)
-    seen = np.zeros(len(twin.elements), bool)
-    # Which elements the detections support at the prior: half resolution is enough to anchor on them.
-    for observation in observe(twin, scene, prior, believed, detections, image.shape[1],
-                               work_width=WORK_WIDTH // 2, reliability=reliability):
-        if observation.kind == INSTALLED:
-            seen[observation.row] = True
-    anchors = believed | seen
+    width = image.shape[1]
+    anchors = believed | supported(twin, scene, prior, believed, detections, width, reliability)
     pose, score, prior_score = prior, 0.0, 0.0
     if refine and anchors.any():
         pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance)
         if score >= prior_score:  # never worse than the prior
             pose, score = prior, prior_score
-    observations = observe(twin, scene, pose, anchors, detections, image.shape[1], reliability=reliability)
+        more = anchors | supported(twin, scene, pose, anchors, detections, width, reliability)
+        if (more & ~anchors).any():
+            anchors = more
+            again, again_score, before = refine_pose(scene.scene(anchors.astype(np.int8)), pose, distance,
+                                                     prior=prior, step_m=0.075, step_deg=1.0, levels=4)
+            if again_score < before:
+                pose, score = again, again_score
+    observations = observe(twin, scene, pose, anchors, detections, width, reliability=reliability)
     return RegistrationResult(pose, prior, score, prior_score, observations)

@@ -134,8 +134,9 @@ def test_the_bundled_detector_carries_its_per_class_reliability():
     assert reliability["window"] > reliability["pipe"]  # as the model card measured them
 
 
-def test_scoring_many_poses_at_once_equals_scoring_each(sample, view):
-    from vision.register import WORK_WIDTH, boundary_points, points_score, points_scores
+def test_scoring_many_poses_at_once_samples_the_edge_map_bilinearly(sample, view):
+    from vision.equirect import world_to_pixel
+    from vision.register import WORK_WIDTH, boundary_points, points_scores
 
     _, twin, scene, _ = sample
     pose, _, _ = view
@@ -143,4 +144,35 @@ def test_scoring_many_poses_at_once_equals_scoring_each(sample, view):
     points = boundary_points(scene.scene(np.ones(len(twin.elements), np.int8)), pose, WORK_WIDTH)
     poses = [Pose(pose.x + dx, pose.y, pose.z, pose.yaw + dyaw) for dx in (-0.3, 0, 0.3) for dyaw in (-0.1, 0, 0.1)]
     batched = points_scores(points, poses, distance, truncation=4.0)
-    np.testing.assert_allclose(batched, [points_score(points, p, distance, 4.0) for p in poses], rtol=1e-6)
+    # The reference: each pose on its own, in float64, interpolating the four neighbours by hand
+    # (wrapping left/right, clamped top/bottom).
+    reference = []
+    for p in poses:
+        u, v, _ = world_to_pixel(points, p, WORK_WIDTH)
+        v = np.clip(v, 0, distance.shape[0] - 1)
+        u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
+        fu, fv = u - u0, v - v0
+        cols = np.mod([u0, u0 + 1], WORK_WIDTH)
+        rows = np.minimum([v0, v0 + 1], distance.shape[0] - 1)
+        sampled = ((1 - fv) * ((1 - fu) * distance[rows[0], cols[0]] + fu * distance[rows[0], cols[1]])
+                   + fv * ((1 - fu) * distance[rows[1], cols[0]] + fu * distance[rows[1], cols[1]]))
+        reference.append(np.minimum(sampled, 4.0).mean())
+    np.testing.assert_allclose(batched, reference, rtol=1e-3)
+
+
+def test_the_prior_penalty_grows_with_departure_in_sigmas_and_wraps_yaw():
+    from vision.register import PRIOR_SIGMA_M, PRIOR_SIGMA_YAW, PRIOR_WEIGHT, prior_penalty
+
+    prior = Pose(1.0, 2.0, 1.7, yaw=math.pi - 0.01)
+    penalty = prior_penalty([prior, Pose(1.0 + PRIOR_SIGMA_M, 2.0, 1.7, yaw=prior.yaw),
+                             Pose(1.0, 2.0 - 2 * PRIOR_SIGMA_M, 1.7, yaw=prior.yaw),
+                             Pose(1.0, 2.0, 1.7, yaw=prior.yaw + PRIOR_SIGMA_YAW - 2 * math.pi)], prior)
+    np.testing.assert_allclose(penalty, [0.0, PRIOR_WEIGHT, 4 * PRIOR_WEIGHT, PRIOR_WEIGHT], atol=1e-9)
+
+
+def test_a_frame_without_edges_keeps_its_prior(sample):
+    _, twin, scene, state = sample
+    prior = Pose(9.0, 3.0, 1.75, yaw=0.7)
+    blank = np.full((WIDTH // 2, WIDTH), 50.0, np.float32)  # no edge anywhere: every pose scores the same
+    pose, score, prior_score = refine_pose(scene.scene(state), prior, blank)
+    assert pose == prior and score == prior_score
