@@ -123,6 +123,9 @@ COARSE_LEVELS = 3
 #: Boundary points a pose is scored with, at most: an even subsample scores like all of them
 #: (the score is a mean) at a fraction of the projections the pose search makes.
 MAX_SCORE_POINTS = 2000
+#: Fewer boundary points than this at the working width (one small element, say) are too few to
+#: anchor a pose on: the search would fit them anywhere, so the prior is kept.
+MIN_ANCHOR_POINTS = 300
 
 
 def boundary_points(scene, pose: Pose, width: int) -> np.ndarray:
@@ -188,6 +191,7 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     rendering of the boundaries (a few centimetres do not change what is visible). Steps halve
     and the edge-distance truncation tightens level by level, so early levels see a wide, smooth
     basin. The scores returned are edge distances alone (pixels), without the prior's penalty.
+    With fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
     """
     prior = prior or start
     width = distance.shape[1]
@@ -196,6 +200,8 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     points = boundary_points(scene, start, width)
     start_score = points_score(points, start, distance)
     best = start
+    if len(points) < MIN_ANCHOR_POINTS:  # one small element fits almost any pose: keep the start
+        return start, start_score, start_score
     step_rad, tilt = math.radians(step_deg), math.radians(1.5)
     for level in range(levels):
         truncation = max(EDGE_TRUNCATION, 24.0 / 2 ** level)

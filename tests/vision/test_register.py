@@ -176,3 +176,20 @@ def test_a_frame_without_edges_keeps_its_prior(sample):
     blank = np.full((WIDTH // 2, WIDTH), 50.0, np.float32)  # no edge anywhere: every pose scores the same
     pose, score, prior_score = refine_pose(scene.scene(state), prior, blank)
     assert pose == prior and score == prior_score
+
+
+def test_too_few_anchor_points_keep_the_prior(sample):
+    from vision.register import MIN_ANCHOR_POINTS, boundary_points
+
+    _, twin, scene, state = sample
+    truth = Pose(9.0, 3.0, 1.75, yaw=0.7)
+    image = render_equirect(scene, truth, 1024, state, Appearance.randomised(2)).rgb
+    distance = edge_distance(image)
+    prior = Pose(truth.x + 0.3, truth.y - 0.2, truth.z, truth.yaw + 0.05)
+    # The smallest tracked element in view alone: a handful of boundary points that fit anywhere.
+    sizes = {row: len(boundary_points(scene.scene(np.arange(len(twin.elements)) == row), prior, distance.shape[1]))
+             for row in rows_of(twin, storey=twin.storeys[0].global_id) if twin.elements[row].tracked_class}
+    row = min((r for r, n in sizes.items() if n), key=sizes.get)
+    assert sizes[row] < MIN_ANCHOR_POINTS
+    pose, score, prior_score = refine_pose(scene.scene(np.arange(len(twin.elements)) == row), prior, distance)
+    assert pose == prior and score == prior_score
