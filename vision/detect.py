@@ -64,6 +64,8 @@ class Detector:
     model: object
     path: Path
     tile_size: int = 320
+    #: Detections scoring below this are dropped: the model card's operating threshold (chosen on
+    #: tuning layouts, never the reported ones, see docs/detector.md) or ultralytics' default.
     confidence: float = 0.25
     iou: float = 0.5
     device: str = "cpu"
@@ -109,18 +111,22 @@ def load_detector(path: str | os.PathLike | None = None, tile_size: int | None =
                             f"(missing {missing or 'none'}, unexpected {extra or 'none'}"
                             f"{', different order' if not missing and not extra else ''})")
     size = tile_size or int(getattr(model, "overrides", {}).get("imgsz") or 320)
-    return Detector(model, path, tile_size=size, device=device, reliability=class_reliability(path))
+    card = model_card(path)
+    return Detector(model, path, tile_size=size, device=device, reliability=class_reliability(card),
+                    confidence=float(card.get("confidence", Detector.confidence)))
 
 
-def class_reliability(weights: Path) -> dict[str, float]:
-    """Per tracked class, the best held-out mAP50 among its labels in the weights' model card
-    (``<weights>.json``, written by training); empty when there is no card."""
+def model_card(weights: Path) -> dict:
+    """The weights' training record (``<weights>.json``, written by training); empty when there is none."""
     import json
 
     card = weights.with_suffix(".json")
-    if not card.is_file():
-        return {}
-    ap = json.loads(card.read_text()).get("map50") or {}
+    return json.loads(card.read_text()) if card.is_file() else {}
+
+
+def class_reliability(card: dict) -> dict[str, float]:
+    """Per tracked class, the best held-out mAP50 among its labels in a model card (empty: none)."""
+    ap = card.get("map50") or {}
     reliability: dict[str, float] = {}
     for label in taxonomy.DETECTOR_LABELS:
         if label.name in ap:

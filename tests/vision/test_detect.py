@@ -29,6 +29,20 @@ def test_missing_weights_are_a_clear_error(tmp_path):
         load_detector(tmp_path / "none.pt")
 
 
+def test_the_model_card_sets_the_operating_threshold_and_weights_without_one_get_the_default(tmp_path):
+    import json
+    import shutil
+
+    bare = tmp_path / "bare.pt"
+    shutil.copyfile(BUNDLED_WEIGHTS, bare)
+    assert load_detector(bare).confidence == 0.25 and load_detector(bare).reliability == {}
+    carded = tmp_path / "carded.pt"
+    shutil.copyfile(BUNDLED_WEIGHTS, carded)
+    carded.with_suffix(".json").write_text(json.dumps({"confidence": 0.4, "map50": {"wall_framed": 0.5}}))
+    loaded = load_detector(carded)
+    assert loaded.confidence == 0.4 and loaded.reliability == {"wall": 0.5}
+
+
 @pytest.fixture(scope="module")
 def detector():
     if not BUNDLED_WEIGHTS.exists():

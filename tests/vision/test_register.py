@@ -126,9 +126,9 @@ def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_wei
 
 
 def test_the_bundled_detector_carries_its_per_class_reliability():
-    from vision.detect import BUNDLED_WEIGHTS, class_reliability
+    from vision.detect import BUNDLED_WEIGHTS, class_reliability, model_card
 
-    reliability = class_reliability(BUNDLED_WEIGHTS)
+    reliability = class_reliability(model_card(BUNDLED_WEIGHTS))
     assert set(reliability) <= set(taxonomy.CLASS_NAMES) and {"wall", "window", "slab"} <= set(reliability)
     assert all(0.0 <= v <= 1.0 for v in reliability.values())
     assert reliability["window"] > reliability["pipe"]  # as the model card measured them
