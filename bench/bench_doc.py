@@ -8,13 +8,14 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nEvery figure here is measured by a script in `bench/`.\n\n"
 
 
-def write_section(title: str, lines: list[str]) -> None:
+def write_section(title: str, lines: list[str], doc: Path = DOC) -> None:
+    """Replace the section ``## title`` of ``doc`` (default docs/benchmarks.md) by ``lines``, or append it."""
     section = "\n".join([f"## {title}", "", *lines, "", ""])
-    text = DOC.read_text() if DOC.exists() else HEADER
+    text = doc.read_text() if doc.exists() else HEADER
     start = text.find(f"## {title}")
     if start >= 0:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
+    doc.write_text(text)

@@ -1,4 +1,6 @@
-"""Detector training data: perspective tiles rendered from generated buildings, labelled from id images.
+"""Detector data: perspective tiles rendered from IFC models, labelled from id images.
+
+Training renders generated buildings; the same renderer makes test sets of real models.
 
 Each image is a pinhole render with the tiles' field of view (:data:`vision.tiles.FOV_DEG`) from a
 free-space position of a storey at helmet height, in a random as-built state (a random date of
@@ -18,7 +20,7 @@ import cv2
 import numpy as np
 
 from twin import taxonomy
-from twin.asbuilt import stage_timeline, stages_at, tasks_from_ifc
+from twin.asbuilt import derive_schedule, stage_timeline, stages_at, tasks_from_ifc
 from twin.generate import generate_building
 from twin.ifc import open_model
 from twin.model import build_twin
@@ -87,41 +89,60 @@ def _random_state(timeline, epoch, rng, final_stage):
 
 def render_dataset(out: Path, layouts: tuple[Layout, ...], images: int, size: int = 320, seed: int = 0,
                    work_dir: Path | None = None, progress=None) -> dict:
-    """Write ``images`` labelled tiles as a YOLO dataset split under ``out`` (images/, labels/).
+    """Write ``images`` labelled tiles of generated ``layouts`` as a YOLO dataset split under ``out``
+    (images/, labels/), shared evenly between the layouts. Returns counts per detector label."""
+    work_dir = work_dir or out
+    paths = []
+    for layout in layouts:
+        path = work_dir / f"layout-{layout.seed}.ifc"
+        generate_building(path, storeys=layout.storeys, bays=layout.bays, seed=layout.seed)
+        paths.append((path, layout.seed))
+    return render_models(out, paths, images, size, seed, progress)
 
-    Returns counts per detector label.
+
+def render_models(out: Path, models: list[tuple[Path, int]], images: int, size: int = 320, seed: int = 0,
+                  progress=None) -> dict:
+    """Write ``images`` labelled tiles of the IFC ``models`` ((path, schedule seed) pairs, generated or
+    real) as a YOLO dataset split under ``out``, shared evenly between the models.
+
+    Each model's as-built states come from its own 4D schedule, or a derived trade-order one
+    (:func:`twin.asbuilt.derive_schedule`). Raises ValueError naming a model with no free floor
+    to stand on (no slab, or only services). Returns counts per detector label.
     """
     rng = np.random.default_rng(seed)
     intrinsics = Intrinsics.from_fov(size, size, FOV_DEG)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
-    work_dir = work_dir or out
     counts = np.zeros(len(taxonomy.DETECTOR_LABELS), int)
-    per_layout = [images // len(layouts) + (1 if i < images % len(layouts) else 0) for i in range(len(layouts))]
+    per_model = [images // len(models) + (1 if i < images % len(models) else 0) for i in range(len(models))]
     written = 0
-    for layout, n in zip(layouts, per_layout, strict=True):
-        path = work_dir / f"layout-{layout.seed}.ifc"
-        generate_building(path, storeys=layout.storeys, bays=layout.bays, seed=layout.seed)
+    for (path, schedule_seed), n in zip(models, per_model, strict=True):
         model = open_model(path)
         twin = build_twin(model)
         scene = RenderScene(twin)
-        tasks = tasks_from_ifc(model, {e.global_id: e.storey for e in twin.elements})
+        tasks = (tasks_from_ifc(model, {e.global_id: e.storey for e in twin.elements})
+                 or derive_schedule(twin, dt.date(2027, 1, 4)))
         tracked = [e.tracked_class if e.physical else None for e in twin.elements]
         timeline, epoch = stage_timeline(twin.global_ids, tracked, [e.storey for e in twin.elements], tasks,
-                                         seed=layout.seed)
+                                         seed=schedule_seed)
         final_stage = scene.final_stage.astype(int)
         full = scene.scene(None)
         spots = []
         for storey in twin.storeys:
-            lo, hi, elevation = _storey_extent(twin, storey.global_id)
+            try:
+                lo, hi, elevation = _storey_extent(twin, storey.global_id)
+            except ValueError:  # a storey without elements to bound it
+                continue
             spots += [(p, elevation) for p in free_points(full, lo, hi, elevation)]
+        if not spots:
+            raise ValueError(f"{path.name}: no storey has free floor to stand on (no slab, or only services)")
         for _ in range(n):
             state = _random_state(timeline, epoch, rng, final_stage)
             (x, y), elevation = spots[rng.integers(len(spots))]
             pose = Pose(float(x + rng.uniform(-0.2, 0.2)), float(y + rng.uniform(-0.2, 0.2)),
                         float(elevation + rng.uniform(*HELMET)), float(rng.uniform(-math.pi, math.pi)),
-                        float(rng.choice([rng.uniform(-0.35, 0.35), rng.uniform(-1.57, -1.0), rng.uniform(1.0, 1.57)],
-                                         p=[0.7, 0.15, 0.15])),
+                        float(rng.choice([rng.uniform(-0.35, 0.35), rng.uniform(-1.57, -1.0),
+                                          rng.uniform(1.0, 1.57)], p=[0.7, 0.15, 0.15])),
                         float(rng.normal(0, 0.03)))
             appearance = Appearance.randomised(int(rng.integers(1 << 30)))
             render = render_perspective(scene, pose, intrinsics, state, appearance)

@@ -22,42 +22,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from twin.asbuilt import PlannedTask, stage_timeline, stages_at, tasks_from_ifc
-from twin.generate.schedule import add_working_days, next_working_day
+from twin.asbuilt import derive_schedule, stage_timeline, stages_at, tasks_from_ifc
 from twin.ifc import open_model
-from twin.model import Twin
 from vision.pose import Pose, wrap_angle
 from vision.register import MIN_VISIBLE_SHARE
 from vision.render import RenderScene
 from vision.simulate import PoseNoise, simulate_capture
-
-#: Trade groups of a derived schedule, in site order, by tracked class (None: untracked elements,
-#: built with the structure so that they are there to occlude).
-DERIVED_TRADES = (
-    ("structure", {"slab", "column", "beam", "stair", "railing", None}),
-    ("envelope", {"window"}),
-    ("partitions", {"wall"}),
-    ("MEP rough-in", {"pipe", "duct", "cable_tray", "equipment"}),
-    ("ceilings", {"ceiling"}),
-    ("finishes and fixtures", {"door", "light_fixture", "outlet"}),
-)
-
-
-def derive_schedule(twin: Twin, start: dt.date, days_per_task: int = 5) -> list[PlannedTask]:
-    """A trade-order schedule for a model without one: per storey (lowest first) one task per trade."""
-    tasks = []
-    day = start
-    storey_ids = [s.global_id for s in twin.storeys] + [None]
-    for storey in storey_ids:
-        for trade, classes in DERIVED_TRADES:
-            elements = tuple(e.global_id for e in twin.elements
-                             if e.physical and e.storey == storey and e.tracked_class in classes)
-            if not elements:
-                continue
-            finish = add_working_days(day, days_per_task - 1)
-            tasks.append(PlannedTask(f"{storey}-{trade}", day, finish, elements, trade, storey))
-            day = next_working_day(finish)
-    return tasks
 
 
 def _percentile(values, q):
