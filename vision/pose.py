@@ -55,15 +55,22 @@ class Pose:
         return cls.from_list([*data["position"], data.get("yaw", 0.0), data.get("pitch", 0.0), data.get("roll", 0.0)])
 
 
-def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """(3, 3) ``Rz(yaw) · Ry(-pitch) · Rx(roll)``, camera → world (see the module docstring)."""
-    cy, sy = math.cos(yaw), math.sin(yaw)
-    cp, sp = math.cos(-pitch), math.sin(-pitch)
-    cr, sr = math.cos(roll), math.sin(roll)
-    rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-    ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
-    rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
-    return rz @ ry @ rx
+def rotation_matrix(yaw, pitch, roll) -> np.ndarray:
+    """``Rz(yaw) · Ry(-pitch) · Rx(roll)``, camera → world (see the module docstring): (3, 3) for
+    scalar angles, (..., 3, 3) for arrays of them (the pose search rotates hundreds at once)."""
+    if np.ndim(yaw) == np.ndim(pitch) == np.ndim(roll) == 0:
+        cy, sy = math.cos(yaw), math.sin(yaw)
+        cp, sp = math.cos(-pitch), math.sin(-pitch)
+        cr, sr = math.cos(roll), math.sin(roll)
+    else:
+        yaw, pitch, roll = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (yaw, pitch, roll)))
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        cp, sp = np.cos(-pitch), np.sin(-pitch)
+        cr, sr = np.cos(roll), np.sin(roll)
+    rows = ((cy * cp, -sy * cr + cy * sp * sr, sy * sr + cy * sp * cr),
+            (sy * cp, cy * cr + sy * sp * sr, -cy * sr + sy * sp * cr),
+            (-sp, cp * sr, cp * cr))
+    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2) if np.ndim(cy) else np.array(rows)
 
 
 def angles_from_matrix(rotation: np.ndarray) -> tuple[float, float, float]:

@@ -33,7 +33,7 @@ from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from twin.model import Twin
 from vision.detect import Detection
 from vision.equirect import direction_to_pixel, world_rays
-from vision.pose import Pose
+from vision.pose import Pose, rotation_matrix
 from vision.render import RenderScene
 
 #: Working width of the registration renders (pixels); the frame is resized to it.
@@ -155,8 +155,9 @@ def points_scores(points: np.ndarray, poses: list[Pose], distance: np.ndarray,
     if not len(points):
         return np.full(len(poses), truncation)
     height, width = distance.shape
-    positions = np.array([p.position for p in poses], np.float32)
-    rotations = np.stack([p.rotation for p in poses]).astype(np.float32)
+    params = np.array([p.as_list() for p in poses])
+    positions = params[:, :3].astype(np.float32)
+    rotations = rotation_matrix(params[:, 3], params[:, 4], params[:, 5]).astype(np.float32)
     # (C, K, 3): world → camera for every pose at once
     camera = np.matmul(points.astype(np.float32)[None] - positions[:, None, :], rotations)
     u, v = direction_to_pixel(camera, width)
@@ -180,17 +181,18 @@ def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
 
 
 def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = None, step_m: float = 0.3,
-                step_deg: float = 4.0, levels: int = 6) -> tuple[Pose, float, float]:
+                step_deg: float = 4.0, levels: int = 6, coarse_levels: int = COARSE_LEVELS
+                ) -> tuple[Pose, float, float]:
     """Coarse-to-fine search from ``start``; returns (pose, score, score of ``start``).
 
     Each level scores candidates by projecting the 3D boundary points rendered at the current
     best pose (model-based tracking) on the edge-distance map, plus :func:`prior_penalty` from
     ``prior`` (default: ``start``): x, y and yaw on a 5×5×5 grid (±2 steps), then pitch and roll.
-    On the coarse levels (steps of 7 cm and more) what is visible changes with the pose, so the
-    best few are re-rendered, at half width, to choose; the fine levels project one full-width
-    rendering of the boundaries (a few centimetres do not change what is visible). Steps halve
-    and the edge-distance truncation tightens level by level, so early levels see a wide, smooth
-    basin. The scores returned are edge distances alone (pixels), without the prior's penalty.
+    On the first ``coarse_levels`` levels (by default those whose steps are 7 cm and more) what is
+    visible changes with the pose, so the best few are re-rendered, at half width, to choose; the
+    fine levels project one full-width rendering of the boundaries (a few centimetres do not change
+    what is visible). Steps halve and the edge-distance truncation tightens level by level, so
+    early levels see a wide, smooth basin. The scores returned are edge distances alone (pixels), without the prior's penalty.
     With fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
     """
     prior = prior or start
@@ -205,8 +207,8 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     step_rad, tilt = math.radians(step_deg), math.radians(1.5)
     for level in range(levels):
         truncation = max(EDGE_TRUNCATION, 24.0 / 2 ** level)
-        coarse = level < COARSE_LEVELS
-        if level == COARSE_LEVELS and best is not start:
+        coarse = level < coarse_levels
+        if level == coarse_levels and best is not start:
             points = boundary_points(scene, best, width)
         best_score = points_score(points, best, distance, truncation) + prior_penalty([best], prior)[0]
         chosen = points
@@ -249,34 +251,32 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
     believed built (which is visible itself and stops the ray), nearer than :data:`MAX_DISTANCE`.
 
     Rays pass through elements not believed built: an unbuilt wall hides nothing. -1 fills the rest.
+    Each pass casts only the rays still going, kept as compact arrays.
     """
     full = scene.scene(None)
     shape = directions.shape[:-1]
-    layers = np.full((max_layers,) + shape, -1, np.int32)
-    rays = np.broadcast_to(origin, directions.shape).reshape(-1, 3).copy()
+    layers = np.full((max_layers, int(np.prod(shape))), -1, np.int32)
+    ray = np.arange(layers.shape[1])  # which pixel each ray still going belongs to
     dirs = directions.reshape(-1, 3)
-    travelled = np.zeros(len(rays), np.float32)
-    active = np.arange(len(rays))
-    last = np.full(len(rays), -1, np.int32)
-    slot = np.zeros(len(rays), np.int32)
+    start = np.broadcast_to(np.asarray(origin, np.float32), dirs.shape)
+    travelled = np.zeros(len(ray), np.float32)
+    last = np.full(len(ray), -1, np.int32)
+    slot = np.zeros(len(ray), np.int32)
     for _ in range(max_layers * 3):  # a pass may re-hit the back face of the element just entered
-        if not len(active):
+        if not len(ray):
             break
-        hits = full.cast(rays[active], dirs[active])
+        hits = full.cast(start, dirs)
         step = np.where(np.isfinite(hits.distance), hits.distance, 0.0)
-        travelled[active] += step
-        hit = (hits.element >= 0) & (travelled[active] <= MAX_DISTANCE)
-        new = hit & (hits.element != last[active])
-        rows = active[new]
-        writable = slot[rows] < max_layers
-        layers.reshape(max_layers, -1)[slot[rows[writable]], rows[writable]] = hits.element[new][writable]
-        slot[rows] += 1
-        last[active[hit]] = hits.element[hit]
-        stop = ~hit | (believed[np.maximum(hits.element, 0)] & hit) | (slot[active] >= max_layers)
-        rays[active[~stop]] += dirs[active[~stop]] * (step[~stop, None] + 1e-3)
-        travelled[active[~stop]] += 1e-3
-        active = active[~stop]
-    return layers
+        travelled += step
+        hit = (hits.element >= 0) & (travelled <= MAX_DISTANCE)
+        new = hit & (hits.element != last)
+        layers[slot[new], ray[new]] = hits.element[new]  # a ray goes on only while it has a free slot
+        slot += new
+        last = np.where(hit, hits.element, last)
+        go = hit & ~believed[np.maximum(hits.element, 0)] & (slot < max_layers)
+        start = start[go] + dirs[go] * (step[go, None] + 1e-3)
+        ray, dirs, travelled, last, slot = ray[go], dirs[go], travelled[go] + 1e-3, last[go], slot[go]
+    return layers.reshape((max_layers,) + shape)
 
 
 def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
@@ -315,20 +315,20 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         # a ceiling seen through unbuilt ones does not make the ceilings behind it installed.
         match = class_code[crop] == codes.get(det.tracked, -2)
         nearest = np.take_along_axis(crop, match.argmax(axis=0)[None], axis=0)[0]
-        inside = np.bincount(nearest[match.any(axis=0)], minlength=n)
+        rows, counts = np.unique(nearest[match.any(axis=0)], return_counts=True)
         box_area = crop[0].size
-        for row in np.flatnonzero(inside):
+        for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
             if tracked[row] != det.tracked:
                 continue
-            coverage = inside[row] / visible[row]
+            coverage = count / visible[row]
             if det.tracked in SURFACE_CLASSES:
                 ok = coverage >= 0.5
             else:  # discrete objects: the box is about the object
-                ok = coverage >= 0.5 and inside[row] / box_area >= 0.3
+                ok = coverage >= 0.5 and count / box_area >= 0.3
             if ok:
                 score = det.confidence * min(1.0, coverage)
                 if row not in support or score > support[row][0]:
-                    support[row] = (score, int(inside[row]), det)
+                    support[row] = (score, count, det)
     observations = []
     # Each element's pixel box over all layers, in one pass (ufunc.at), at the frame's scale.
     _, ys, xs = np.nonzero(layers >= 0)
@@ -390,7 +390,8 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
         if (more & ~anchors).any():
             anchors = more
             again, again_score, before = refine_pose(scene.scene(anchors.astype(np.int8)), pose, distance,
-                                                     prior=prior, step_m=0.075, step_deg=1.0, levels=4)
+                                                     prior=prior, step_m=0.075, step_deg=1.0, levels=4,
+                                                     coarse_levels=0)
             if again_score < before:
                 pose, score = again, again_score
     observations = observe(twin, scene, pose, anchors, detections, width, reliability=reliability)

@@ -44,3 +44,11 @@ def test_a_point_north_of_a_camera_facing_north_is_in_the_centre():
 def test_positive_pitch_looks_up():
     forward_world = rotation_matrix(0.0, 0.3, 0.0) @ np.array([1.0, 0, 0])
     assert forward_world[2] > 0
+
+
+def test_rotations_of_many_poses_at_once_equal_each_on_its_own():
+    angles = np.random.default_rng(3).uniform(-np.pi, np.pi, (7, 3))
+    batched = rotation_matrix(angles[:, 0], angles[:, 1], angles[:, 2])
+    assert batched.shape == (7, 3, 3)
+    np.testing.assert_allclose(batched, [rotation_matrix(*map(float, a)) for a in angles], atol=1e-12)
+    np.testing.assert_allclose(batched @ batched.transpose(0, 2, 1), np.broadcast_to(np.eye(3), (7, 3, 3)), atol=1e-12)

@@ -13,6 +13,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -183,30 +184,43 @@ def capture_context(session: Session, data_dir: str | os.PathLike, project: Proj
 def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.PathLike, manifest, indices,
                     detector, refine: bool = True, progress: Callable[[int], None] | None = None
                     ) -> list[RegisteredFrame]:
-    """Read, detect and register the frames ``indices`` of a capture (any subset: a chunk)."""
+    """Read, detect and register the frames ``indices`` of a capture (any subset: a chunk).
+
+    A pipeline of two stages: while one frame is registered (ray casting and NumPy), the next is
+    read and run through the detector on a second thread (PyTorch releases the GIL), so the two
+    share the cores instead of taking turns.
+    """
     from vision.detect import detect_frame
 
     capture_dir = Path(capture_dir)
     detect = detector.detect if hasattr(detector, "detect") else (lambda image: detect_frame(image, detector))
-    out = []
-    for done, k in enumerate(indices, start=1):
-        frame = manifest.frames[k]
+
+    def read_and_detect(k: int):
         t0 = time.perf_counter()
-        path = capture_dir / frame.file
+        path = capture_dir / manifest.frames[k].file
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None or image.shape[1] != 2 * image.shape[0]:
             raise CaptureError(f"{path}: frame {k} is not a readable 2:1 panorama")
         image = image[..., ::-1]
         t1 = time.perf_counter()
         detections = detect(image)
-        t2 = time.perf_counter()
-        result = register_frame(twin, scene, image, frame.pose_prior, believed, detections, refine=refine,
-                                reliability=getattr(detector, "reliability", None))
-        t3 = time.perf_counter()
-        out.append(RegisteredFrame(k, file_sha256(path), image.shape[:2], result,
-                                   {"read": t1 - t0, "detect": t2 - t1, "register": t3 - t2}))
-        if progress is not None:
-            progress(done)
+        return path, image, detections, {"read": t1 - t0, "detect": time.perf_counter() - t1}
+
+    out = []
+    indices = list(indices)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitetwin-detect") as pool:
+        upcoming = pool.submit(read_and_detect, indices[0]) if indices else None
+        for done, k in enumerate(indices, start=1):
+            path, image, detections, timing = upcoming.result()
+            if done < len(indices):
+                upcoming = pool.submit(read_and_detect, indices[done])
+            t0 = time.perf_counter()
+            result = register_frame(twin, scene, image, manifest.frames[k].pose_prior, believed, detections,
+                                    refine=refine, reliability=getattr(detector, "reliability", None))
+            timing["register"] = time.perf_counter() - t0
+            out.append(RegisteredFrame(k, file_sha256(path), image.shape[:2], result, timing))
+            if progress is not None:
+                progress(done)
     return out
 
 
