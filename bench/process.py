@@ -81,13 +81,16 @@ def main() -> None:
             f"({bare:.2f} s): **{out['ratio']}×** (target ≤ {TARGET}×). Per stage, seconds per frame: "
             + ", ".join(f"{k} {v}" for k, v in result.timing.items()) + ".",
             "",
-            "Where it misses: registration, as much as detection. It was 3.5× until the pose search rendered "
-            "each pose once (it rendered its best twice a level), scored candidates in one vectorised pass on at "
-            "most 2,000 boundary points, and ran its three coarse levels and the prior's visibility pass at half "
-            "width. What is left per frame: about 25 boundary renders in the search and two visibility passes "
-            "through up to four layers of unbuilt elements. What would close it: stopping the search when the "
-            "score stops improving, reusing the prior's visibility when the pose barely moves, and casting on "
-            "the GPU (Open3D's raycasting scene has a CUDA build).",
+            "Stages overlap: the next frame is read and detected on a second thread while this one is "
+            "registered, so the per-stage times add up to more than the wall time per frame, and each stage is "
+            "slower than alone (they share two cores). Where it misses: registration costs about 0.25 s per "
+            "frame alone, most of it ray casting (13 half-width boundary renders and 2 full ones in the pose "
+            "search; three visibility passes through up to four layers of unbuilt elements: two at half "
+            "width to find the detections' elements at the prior and at the refined pose, one at full width "
+            "for the observations). History: 3.5× (each pose rendered twice a level), 2.27× (one render per "
+            "pose, vectorised scoring, half-width coarse levels), now projection-only fine levels, cv2.remap "
+            "scoring, compact visibility passes and the pipeline. What would close it: casting on the GPU "
+            "(Open3D's raycasting scene has a CUDA build), or a cheaper visibility pass reusing the prior's.",
             "", f"Reproduce: `.venv/bin/python bench/process.py --frames {args.frames} --write`"])
     print(json.dumps(out))
 

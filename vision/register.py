@@ -192,8 +192,10 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     visible changes with the pose, so the best few are re-rendered, at half width, to choose; the
     fine levels project one full-width rendering of the boundaries (a few centimetres do not change
     what is visible). Steps halve and the edge-distance truncation tightens level by level, so
-    early levels see a wide, smooth basin. The scores returned are edge distances alone (pixels), without the prior's penalty.
-    With fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
+    early levels see a wide, smooth basin.
+
+    The scores returned are edge distances alone (pixels), without the prior's penalty. With
+    fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
     """
     prior = prior or start
     width = distance.shape[1]
@@ -386,7 +388,9 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
         pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance)
         if score >= prior_score:  # never worse than the prior
             pose, score = prior, prior_score
-        more = anchors | supported(twin, scene, pose, anchors, detections, width, reliability)
+        more = anchors
+        if pose != prior:  # detections that missed their element at the prior may match it now
+            more = anchors | supported(twin, scene, pose, anchors, detections, width, reliability)
         if (more & ~anchors).any():
             anchors = more
             again, again_score, before = refine_pose(scene.scene(anchors.astype(np.int8)), pose, distance,
