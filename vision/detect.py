@@ -77,10 +77,16 @@ class Detector:
 
 
 def quiet_ultralytics() -> None:
-    """Send ultralytics' log to stderr: stdout belongs to the CLI's one JSON object."""
+    """Send ultralytics' log to stderr: stdout belongs to the CLI's one JSON object.
+
+    Call it before anything else imports ultralytics: its first import on a machine writes a
+    settings file and says so.
+    """
+    import contextlib
     import sys
 
-    from ultralytics.utils import LOGGER
+    with contextlib.redirect_stdout(sys.stderr):
+        from ultralytics.utils import LOGGER
 
     for handler in LOGGER.handlers:
         if getattr(handler, "stream", None) is sys.stdout:
@@ -98,9 +104,9 @@ def load_detector(path: str | os.PathLike | None = None, tile_size: int | None =
     if not path.is_file():
         raise DetectorError(f"{path}: no detector weights (train them with `sitetwin train-detector`)")
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    quiet_ultralytics()
     from ultralytics import YOLO
 
-    quiet_ultralytics()
     model = YOLO(str(path), task="detect")
     names = model.names
     names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)

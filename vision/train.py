@@ -77,11 +77,10 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
     start_from: weights to continue from (fresh data is rendered with ``seed``); default: from scratch.
     """
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    from ultralytics import YOLO
-
     from vision.detect import quiet_ultralytics
 
     quiet_ultralytics()
+    from ultralytics import YOLO
     settings = dict(CONFIGS[config])
     if images:
         settings["images"] = images

@@ -71,3 +71,17 @@ def test_a_fresh_render_is_detected_where_the_id_image_says(sample, detector):
     # Floor measured with the bundled CPU-trained weights (docs/detector.md): it finds at least a
     # third of the large doors, windows and columns a fresh render shows.
     assert found / expected >= 0.33
+
+
+def test_loading_on_a_machine_without_ultralytics_settings_writes_nothing_on_stdout(tmp_path):
+    """The first import of ultralytics on a machine announces its new settings file; a CLI's
+    stdout holds one JSON object, so that notice must go to stderr."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "from vision.detect import load_detector; load_detector()"],
+                          capture_output=True, text=True, env=env, check=True)
+    assert any(tmp_path.iterdir()), "ultralytics did not write its settings in the fresh directory"
+    assert done.stdout == ""
