@@ -77,14 +77,16 @@ class Detector:
 
 
 def quiet_ultralytics() -> None:
-    """Send ultralytics' log to stderr: stdout belongs to the CLI's one JSON object.
+    """Ready ultralytics for use here: offline (nothing may be downloaded), and its log on stderr
+    (stdout belongs to the CLI's one JSON object).
 
-    Call it before anything else imports ultralytics: its first import on a machine writes a
-    settings file and says so.
+    Call it before anything else imports ultralytics: both take effect at import, and its first
+    import on a machine writes a settings file and says so.
     """
     import contextlib
     import sys
 
+    os.environ.setdefault("YOLO_OFFLINE", "1")
     with contextlib.redirect_stdout(sys.stderr):
         from ultralytics.utils import LOGGER
 
@@ -103,7 +105,6 @@ def load_detector(path: str | os.PathLike | None = None, tile_size: int | None =
     path = Path(path) if path else weights_path()
     if not path.is_file():
         raise DetectorError(f"{path}: no detector weights (train them with `sitetwin train-detector`)")
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     quiet_ultralytics()
     from ultralytics import YOLO
 

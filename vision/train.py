@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -46,11 +45,11 @@ class TrainResult:
         return data
 
 
-def write_data_yaml(root: Path) -> Path:
-    """The ultralytics dataset file for ``root/train`` and ``root/val``."""
+def write_data_yaml(root: Path, train: str = "train/images", val: str = "val/images") -> Path:
+    """The ultralytics dataset file ``root/data.yaml`` for the splits ``train`` and ``val`` under ``root``."""
     names = "\n".join(f"  {i}: {name}" for i, name in enumerate(taxonomy.DETECTOR_NAMES))
     path = root / "data.yaml"
-    path.write_text(f"path: {root}\ntrain: train/images\nval: val/images\nnames:\n{names}\n")
+    path.write_text(f"path: {root}\ntrain: {train}\nval: {val}\nnames:\n{names}\n")
     return path
 
 
@@ -76,7 +75,6 @@ def train_detector(out: Path, config: str = "cpu", images: int | None = None, ep
 
     start_from: weights to continue from (fresh data is rendered with ``seed``); default: from scratch.
     """
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     from vision.detect import quiet_ultralytics
 
     quiet_ultralytics()
