@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from twin import taxonomy  # noqa: E402
 from vision.dataset import render_models  # noqa: E402
 from vision.detect import quiet_ultralytics, weights_path  # noqa: E402
-from vision.train import per_class_map50  # noqa: E402
+from vision.train import per_class_map50, write_data_yaml  # noqa: E402
 
 TITLE = "Detection on real models"
 
@@ -36,9 +36,7 @@ def validate(weights: Path, root: Path, size: int) -> dict:
     """Ultralytics validation of ``weights`` on the YOLO split in ``root`` (images/, labels/)."""
     from ultralytics import YOLO
 
-    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(taxonomy.DETECTOR_NAMES))
-    data = root / "data.yaml"
-    data.write_text(f"path: {root}\ntrain: images\nval: images\nnames:\n{names}\n")
+    data = write_data_yaml(root, train="images", val="images")  # validation only: both name the one split
     with contextlib.redirect_stdout(sys.stderr):
         metrics = YOLO(str(weights)).val(data=str(data), imgsz=size, batch=16, device="cpu", plots=False,
                                          verbose=False, split="val", project=str(root / "runs"))
