@@ -8,6 +8,7 @@ capture (everything is written at the end, in one transaction); observations are
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 import time
@@ -198,27 +199,32 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
     def read_and_detect(k: int):
         t0 = time.perf_counter()
         path = capture_dir / manifest.frames[k].file
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        try:
+            data = path.read_bytes()  # read once: hashed and decoded from the same bytes
+        except OSError:
+            data = b""
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
         if image is None or image.shape[1] != 2 * image.shape[0]:
             raise CaptureError(f"{path}: frame {k} is not a readable 2:1 panorama")
         image = image[..., ::-1]
+        sha256 = hashlib.sha256(data).hexdigest()
         t1 = time.perf_counter()
         detections = detect(image)
-        return path, image, detections, {"read": t1 - t0, "detect": time.perf_counter() - t1}
+        return sha256, image, detections, {"read": t1 - t0, "detect": time.perf_counter() - t1}
 
     out = []
     indices = list(indices)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitetwin-detect") as pool:
         upcoming = pool.submit(read_and_detect, indices[0]) if indices else None
         for done, k in enumerate(indices, start=1):
-            path, image, detections, timing = upcoming.result()
+            sha256, image, detections, timing = upcoming.result()
             if done < len(indices):
                 upcoming = pool.submit(read_and_detect, indices[done])
             t0 = time.perf_counter()
             result = register_frame(twin, scene, image, manifest.frames[k].pose_prior, believed, detections,
                                     refine=refine, reliability=getattr(detector, "reliability", None))
             timing["register"] = time.perf_counter() - t0
-            out.append(RegisteredFrame(k, file_sha256(path), image.shape[:2], result, timing))
+            out.append(RegisteredFrame(k, sha256, image.shape[:2], result, timing))
             if progress is not None:
                 progress(done)
     return out
