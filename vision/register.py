@@ -12,7 +12,9 @@
    frame's detections support); an unbuilt wall hides nothing.
 3. **Association and observations**: a detection supports an element of a compatible class when
    it covers most of the element's visible pixels (surfaces: walls, slabs, ceilings may share one
-   detection) or, for discrete objects, when their boxes overlap one-to-one. Every element that
+   detection) or, for discrete objects, when their boxes overlap one-to-one; and it supports the
+   element of its class whose pixel box it fits best (IoU ≥ :data:`BOX_MATCH_IOU`), which finds
+   the wall seen through an unbuilt one in front. Every element that
    could have been seen gets one observation: installed at the detected stage, absent (visible
    enough, nothing detected), or not visible (too few pixels, too far) — which is no evidence.
 
@@ -41,13 +43,16 @@ WORK_WIDTH = 512
 #: An element needs this share of the panorama's pixels to be expected visible (~0.05 % ≈ 65 px at 512).
 MIN_VISIBLE_SHARE = 0.0005
 #: ... and to be nearer than this (metres); farther elements are "not visible" (too small to judge).
-MAX_DISTANCE = 15.0
+#: An exterior wall 18 m away still covers ~900 px of a 1024-px frame and is found (15 m had left
+#: such walls of the 4×2-bay layout never observed).
+MAX_DISTANCE = 25.0
 #: Edge-distance truncation (pixels at WORK_WIDTH): boundaries farther than this from any edge
 #: are outliers (unbuilt or unmodelled things), not evidence of a bad pose.
 EDGE_TRUNCATION = 6.0
 SURFACE_CLASSES = {"wall", "slab", "ceiling"}
-#: Elements a ray may pass through (not believed built) before we stop following it.
-MAX_LAYERS = 4
+#: Elements a ray may pass through (not believed built) before we stop following it. Early in a
+#: project a ray up may cross a ceiling, a slab, another ceiling and a duct before the beam it sees.
+MAX_LAYERS = 8
 #: Candidates per search level re-rendered to choose the next centre.
 TOP_K = 4
 #: The pose prior a helmet camera's tracking gives: standard deviation of its position (metres)
@@ -58,6 +63,9 @@ PRIOR_SIGMA_YAW = math.radians(5.0)
 #: search maximises edge agreement and the prior's likelihood together (a MAP estimate), so a frame
 #: with few elements to anchor on does not wander a metre off to the nearest wrong edges.
 PRIOR_WEIGHT = 0.02
+#: A detection also supports the element of its class whose pixel box it matches best, at this
+#: box IoU or more (the detector learnt boxes of elements' visible pixels; 0.5 is mAP50's criterion).
+BOX_MATCH_IOU = 0.5
 #: Confidence of an "absent" observation of an element fully in view of a fully reliable detector;
 #: less in view, or a class the detector finds less reliably, moves it towards even odds (0.5).
 ABSENT_CONFIDENCE = 0.75
@@ -281,6 +289,30 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
     return layers.reshape((max_layers,) + shape)
 
 
+def element_boxes(layers: np.ndarray, n: int) -> np.ndarray:
+    """(4, n) pixel box (u0, v0, u1, v1; exclusive ends) of each element over all visibility layers,
+    in one pass (ufunc.at); elements not in view get an empty box (u0 > u1)."""
+    _, ys, xs = np.nonzero(layers >= 0)
+    ids = layers[layers >= 0]
+    box = np.stack([np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).max),
+                    np.full(n, -1), np.full(n, -1)])
+    np.minimum.at(box[0], ids, xs)
+    np.minimum.at(box[1], ids, ys)
+    np.maximum.at(box[2], ids, xs + 1)
+    np.maximum.at(box[3], ids, ys + 1)
+    return box
+
+
+def box_iou(region: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box (u0, v0, u1, v1) with each of ``boxes`` (4, K), same pixels (no wrap)."""
+    w = np.clip(np.minimum(region[2], boxes[2]) - np.maximum(region[0], boxes[0]), 0, None)
+    h = np.clip(np.minimum(region[3], boxes[3]) - np.maximum(region[1], boxes[1]), 0, None)
+    inter = w * h
+    area = (region[2] - region[0]) * (region[3] - region[1])
+    areas = (boxes[2] - boxes[0]) * (boxes[3] - boxes[1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
 def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
             frame_width: int, work_width: int = WORK_WIDTH,
             reliability: Mapping[str, float] | None = None) -> list[FrameObservation]:
@@ -307,15 +339,24 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     class_code = np.array([codes.get(t, -1) for t in tracked] + [-1], dtype=np.int16)  # last: a miss (-1)
     candidates = [r for r in np.flatnonzero(visible) if tracked[r] is not None and twin.elements[r].physical]
     scale = frame_width / work_width
+    box = element_boxes(layers, n) * scale  # (4, N) pixel box of each element at the frame's scale
+    candidate_rows = np.array(candidates, dtype=np.int64)
+    candidate_code = class_code[candidate_rows] if candidates else np.zeros(0, np.int16)
     # Pixels of each element inside each detection's region.
     support: dict[int, tuple[float, int, Detection]] = {}
+
+    def supports(row: int, score: float, count: int, det: Detection) -> None:
+        if row not in support or score > support[row][0]:
+            support[row] = (score, count, det)
+
     for det in detections:
         crop = np.stack([_region_crop(layer, det.region, frame_width) for layer in layers])
         if not crop.size:
             continue
+        code = codes.get(det.tracked, -2)
         # Each pixel of the box supports the nearest element of the detected class along its ray:
         # a ceiling seen through unbuilt ones does not make the ceilings behind it installed.
-        match = class_code[crop] == codes.get(det.tracked, -2)
+        match = class_code[crop] == code
         nearest = np.take_along_axis(crop, match.argmax(axis=0)[None], axis=0)[0]
         rows, counts = np.unique(nearest[match.any(axis=0)], return_counts=True)
         box_area = crop[0].size
@@ -328,22 +369,19 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             else:  # discrete objects: the box is about the object
                 ok = coverage >= 0.5 and count / box_area >= 0.3
             if ok:
-                score = det.confidence * min(1.0, coverage)
-                if row not in support or score > support[row][0]:
-                    support[row] = (score, count, det)
+                supports(row, det.confidence * min(1.0, coverage), count, det)
+        # ... and the element whose box it fits: a wall seen through the door of an unbuilt wall
+        # in front gives its pixels to that nearer wall above, yet the box is the far wall's.
+        same = candidate_rows[candidate_code == code]
+        if len(same):
+            iou = box_iou(np.asarray(det.region, np.float64), box[:, same])
+            best = int(np.argmax(iou))
+            if iou[best] >= BOX_MATCH_IOU:
+                supports(int(same[best]), det.confidence * float(iou[best]), int(visible[same[best]]), det)
     observations = []
-    # Each element's pixel box over all layers, in one pass (ufunc.at), at the frame's scale.
-    _, ys, xs = np.nonzero(layers >= 0)
-    ids = layers[layers >= 0]
-    box = np.stack([np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).max),
-                    np.full(n, -1), np.full(n, -1)])
-    np.minimum.at(box[0], ids, xs)
-    np.minimum.at(box[1], ids, ys)
-    np.maximum.at(box[2], ids, xs + 1)
-    np.maximum.at(box[3], ids, ys + 1)
     for row in candidates:
         pixels = int(visible[row])
-        region = tuple(float(c * scale) for c in box[:, row])
+        region = tuple(float(c) for c in box[:, row])
         if row in support:
             score, _, det = support[row]
             stage = min(det.stage, taxonomy.BY_NAME[tracked[row]].final_stage)

@@ -110,6 +110,28 @@ def test_a_detection_supports_the_nearest_element_of_its_class_not_those_behind(
     assert all(obs[r].kind != INSTALLED for r in behind if r in obs)
 
 
+def test_a_wall_seen_through_an_unbuilt_wall_in_front_is_supported_by_the_box_that_fits_it(sample, view):
+    """Before the wall in front is built, the camera sees the wall behind it; the detector's box fits
+    that far wall, though every ray through the box meets the near one first."""
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    without = scene.full_state()
+    without[wall] = 0
+    behind_render = render_equirect(scene, pose, WIDTH, without)
+    walls = [r for r in np.unique(behind_render.element[render.element == wall])
+             if r >= 0 and twin.elements[r].tracked_class == "wall"]
+    # The far wall mostly hidden by the near one in the finished building.
+    hidden_share = {r: ((behind_render.element == r) & (render.element == wall)).sum()
+                    / (behind_render.element == r).sum() for r in walls}
+    far = max(hidden_share, key=hidden_share.get)
+    assert hidden_share[far] > 0.5, "the test needs a wall mostly behind the near wall"
+    believed = without.astype(bool)  # all built but the near wall
+    det = detection_over(behind_render, far, taxonomy.LABEL_OF[("wall", 1)])
+    obs = by_row(observe(twin, scene, pose, believed, [det], WIDTH))
+    assert obs[far].kind == INSTALLED
+    assert obs[wall].kind != INSTALLED
+
+
 def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_weighs_less(sample, view):
     _, twin, scene, _ = sample
     pose, render, wall = view
