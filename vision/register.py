@@ -245,14 +245,15 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     return best, points_score(points, best, distance), start_score
 
 
-def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
-    """Element ids inside a panorama region at the id image's scale (wrap-aware)."""
-    h, w = element.shape
+def _region_crop(layers: np.ndarray, region, width: int) -> np.ndarray:
+    """(L, h, w) element ids of every layer inside a panorama region, at the id images' scale
+    (wrap-aware); ``region`` is in pixels of a panorama ``width`` wide."""
+    h, w = layers.shape[-2:]
     scale = w / width
     u0, v0, u1, v1 = (r * scale for r in region)
     rows = slice(max(int(math.floor(v0)), 0), min(int(math.ceil(v1)) + 1, h))
     cols = np.arange(int(math.floor(u0)), int(math.ceil(u1)) + 1) % w
-    return element[rows][:, cols]
+    return layers[:, rows][:, :, cols]
 
 
 def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.ndarray, believed: np.ndarray,
@@ -350,7 +351,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             support[row] = (score, count, det)
 
     for det in detections:
-        crop = np.stack([_region_crop(layer, det.region, frame_width) for layer in layers])
+        crop = _region_crop(layers, det.region, frame_width)
         if not crop.size:
             continue
         code = codes.get(det.tracked, -2)
