@@ -171,6 +171,31 @@ def test_walls_and_slabs_have_layer_sets_and_members_profile_sets(building):
         assert ifc_element.get_material(member, should_skip_usage=False).is_a("IfcMaterialProfileSetUsage")
 
 
+def test_a_steel_frame_puts_i_sections_where_the_concrete_frame_has_rectangles(tmp_path):
+    """Same grid, same elements; columns and beams are HEA/IPE I-sections, beams up to the slab."""
+    models = {}
+    for structure in ("concrete", "steel"):
+        result = generate_building(tmp_path / f"{structure}.ifc", storeys=1, bays=(2, 2), seed=5,
+                                   structure=structure)
+        models[structure] = (result, ifcopenshell.open(str(result.path)))
+    (concrete, concrete_model), (steel, steel_model) = models["concrete"], models["steel"]
+    assert steel.elements == concrete.elements
+    logger = ifcopenshell.validate.json_logger()
+    ifcopenshell.validate.validate(steel_model, logger)
+    assert logger.statements == []
+    for member in steel_model.by_type("IfcColumn") + steel_model.by_type("IfcBeam"):
+        profile_set = ifc_element.get_material(ifc_element.get_type(member))
+        assert profile_set.MaterialProfiles[0].Profile.is_a("IfcIShapeProfileDef"), member
+        assert profile_set.MaterialProfiles[0].Material.Name == "Steel S355"
+    for beam in steel_model.by_type("IfcBeam"):
+        lo, hi = world_bounds(beam)
+        assert hi[2] - lo[2] == pytest.approx(0.4, abs=1e-6)  # IPE 400, depth up
+        assert hi[2] == pytest.approx(STOREY_HEIGHT - 0.2, abs=1e-6)  # top at the slab's soffit
+        assert min(hi[:2] - lo[:2]) == pytest.approx(0.18, abs=1e-6)
+    with pytest.raises(ValueError, match="structure"):
+        plan_building(structure="timber")
+
+
 def test_a_seed_reproduces_the_file_and_another_seed_does_not(tmp_path):
     a, b, c = (tmp_path / name for name in ("a.ifc", "b.ifc", "c.ifc"))
     generate_building(a, storeys=1, seed=3)

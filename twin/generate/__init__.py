@@ -7,7 +7,8 @@ The file is IFC4 in metres, model world frame with z up: site, building, storeys
 a room (IfcSpace) per bay; slabs, columns, beams, exterior walls with windows and an entrance door,
 partitions with doors, a stair with its railing rising through a well in the slab above, ceilings,
 and (with ``mep``) ducts, pipes, cable trays, light fixtures and outlets; types with materials
-(layer sets for walls, slabs and ceilings, profile sets for columns and beams), storey containment,
+(layer sets for walls, slabs and ceilings, profile sets for columns and beams: a reinforced-concrete
+frame, or a steel one of I-sections), storey containment,
 and a work schedule on a Mon-Fri calendar whose tasks install every physical element exactly once.
 The IfcStair is an aggregate without a shape of its own: its flight and railing carry the geometry.
 The same seed gives the same file, GlobalIds included.
@@ -73,10 +74,14 @@ def _canonical_order(model: ifcopenshell.file) -> None:
 
 
 def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True,
-                      seed: int = 0, start: dt.date = DEFAULT_START) -> GeneratedBuilding:
-    """Write a sample building to ``path`` (IFC4, metres). See the module docstring."""
+                      seed: int = 0, start: dt.date = DEFAULT_START,
+                      structure: str = "concrete") -> GeneratedBuilding:
+    """Write a sample building to ``path`` (IFC4, metres). See the module docstring.
+
+    structure: "concrete" (rectangular RC columns and beams) or "steel" (HEA columns, IPE beams).
+    """
     started = time.perf_counter()
-    plan = plan_building(storeys, bays, mep, seed)
+    plan = plan_building(storeys, bays, mep, seed, structure)
     model = ifcopenshell.api.run("project.create_file", version="IFC4")
     project = ifcopenshell.api.run("root.create_entity", model, ifc_class="IfcProject",
                                    name=f"SiteTwin sample building (seed {seed})")

@@ -16,6 +16,13 @@ SLAB = 0.2
 CLEAR_HEIGHT = STOREY_HEIGHT - SLAB  # floor top to the soffit of the slab above
 COLUMN = 0.4
 BEAM_W, BEAM_H = 0.3, 0.5
+#: Structural frames: (column type key, column footprint (x, y), beam type key, beam width, beam depth)
+#: in metres. Steel: HEA 300 columns (web along y) and IPE 400 beams; the writer's types give the
+#: I-sections.
+FRAMES = {
+    "concrete": ("column", (COLUMN, COLUMN), "beam", BEAM_W, BEAM_H),
+    "steel": ("steel_column", (0.3, 0.29), "steel_beam", 0.18, 0.4),
+}
 EXT_WALL = 0.25
 INT_WALL = 0.12
 CEILING_Z = 2.45  # underside of the suspended ceiling above the floor
@@ -142,10 +149,17 @@ def _wall(parts, storey, trade, name, a, b, thickness, predefined, type_key, ope
                       predefined, type_key, openings=openings))
 
 
-def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True, seed: int = 0) -> Plan:
-    """The parts of a ``bays[0]`` × ``bays[1]`` bay building of ``storeys`` storeys."""
+def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True, seed: int = 0,
+                  structure: str = "concrete") -> Plan:
+    """The parts of a ``bays[0]`` × ``bays[1]`` bay building of ``storeys`` storeys.
+
+    structure: the frame, a key of :data:`FRAMES` (reinforced-concrete rectangles or steel I-sections).
+    """
     if storeys < 1 or min(bays) < 1:
         raise ValueError("a building needs at least one storey and one bay each way")
+    if structure not in FRAMES:
+        raise ValueError(f"structure must be one of {', '.join(FRAMES)}, got {structure!r}")
+    column_key, column_size, beam_key, beam_w, beam_h = FRAMES[structure]
     rng = random.Random(seed)
     xs, ys = _grid(bays[0], rng), _grid(bays[1], rng)
     width, depth = xs[-1], ys[-1]
@@ -165,19 +179,21 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
         for i, x in enumerate(xs):
             for j, y in enumerate(ys):
                 parts.append(Part("IfcColumn", f"C {i}-{j} L{s}", s, "structure",
-                                  (x, y, z), (COLUMN, COLUMN, CLEAR_HEIGHT),
-                                  predefined_type="COLUMN", type_key="column", mapped=True, profile="column"))
-        beam_z = z + CLEAR_HEIGHT - BEAM_H
+                                  (x, y, z), (*column_size, CLEAR_HEIGHT),
+                                  predefined_type="COLUMN", type_key=column_key, mapped=True,
+                                  profile="column"))
+        beam_z = z + CLEAR_HEIGHT - beam_h
+        half_x, half_y = column_size[0] / 2, column_size[1] / 2
         for j, y in enumerate(ys):
             for i in range(len(xs) - 1):
-                parts.append(Part("IfcBeam", f"B x{i}-{j} L{s}", s, "structure", (xs[i] + COLUMN / 2, y, beam_z),
-                                  (xs[i + 1] - xs[i] - COLUMN, BEAM_W, BEAM_H), predefined_type="BEAM",
-                                  type_key="beam", profile="beam"))
+                parts.append(Part("IfcBeam", f"B x{i}-{j} L{s}", s, "structure", (xs[i] + half_x, y, beam_z),
+                                  (xs[i + 1] - xs[i] - 2 * half_x, beam_w, beam_h), predefined_type="BEAM",
+                                  type_key=beam_key, profile="beam"))
         for i, x in enumerate(xs):
             for j in range(len(ys) - 1):
-                parts.append(Part("IfcBeam", f"B y{i}-{j} L{s}", s, "structure", (x, ys[j] + COLUMN / 2, beam_z),
-                                  (ys[j + 1] - ys[j] - COLUMN, BEAM_W, BEAM_H), math.pi / 2,
-                                  predefined_type="BEAM", type_key="beam", profile="beam"))
+                parts.append(Part("IfcBeam", f"B y{i}-{j} L{s}", s, "structure", (x, ys[j] + half_y, beam_z),
+                                  (ys[j + 1] - ys[j] - 2 * half_y, beam_w, beam_h), math.pi / 2,
+                                  predefined_type="BEAM", type_key=beam_key, profile="beam"))
         # Envelope: perimeter walls per bay, windows in each, the entrance door on the ground floor.
         perimeter = []
         for i in range(len(xs) - 1):

@@ -21,14 +21,19 @@ from twin.generate.layout import CLEAR_HEIGHT, STOREY_HEIGHT, Part, Plan
 
 # Type objects: key -> (IFC type class, name, predefined type, material). The material is a layer
 # set ((material, thickness in metres), ... from the negative local y or z side: outside first) for
-# walls, slabs and ceilings; a profile set ("profile", material, (x, y) section in metres, x along
-# the member's depth) for columns and beams; or one material name for everything else. It is
+# walls, slabs and ceilings; a profile set ("profile", material, section) for columns and beams,
+# the section a rectangle (x, y) in metres, x along the member's depth, or an I-section ("I", depth,
+# width, web thickness, flange thickness); or one material name for everything else. It is
 # assigned to the type, as an authoring tool writes it.
 TYPES = {
     "slab": ("IfcSlabType", "Concrete slab 200", "FLOOR", (("Concrete C30/37", 0.2),)),
     "roof": ("IfcSlabType", "Roof slab 200", "ROOF", (("Concrete C30/37", 0.2),)),
     "column": ("IfcColumnType", "RC column 400x400", "COLUMN", ("profile", "Concrete C30/37", (0.4, 0.4))),
     "beam": ("IfcBeamType", "RC beam 300x500", "BEAM", ("profile", "Concrete C30/37", (0.5, 0.3))),
+    "steel_column": ("IfcColumnType", "HEA 300", "COLUMN",
+                     ("profile", "Steel S355", ("I", 0.29, 0.3, 0.0085, 0.014))),
+    "steel_beam": ("IfcBeamType", "IPE 400", "BEAM",
+                   ("profile", "Steel S355", ("I", 0.4, 0.18, 0.0086, 0.0135))),
     "ext_wall": ("IfcWallType", "Exterior wall 250", "SOLIDWALL",
                  (("Render", 0.035), ("Masonry", 0.2), ("Gypsum plaster", 0.015))),
     "int_wall": ("IfcWallType", "Stud partition 120", "PARTITIONING",
@@ -49,7 +54,7 @@ _LAYER_USAGE = {"ext_wall": ("AXIS2", -0.125), "int_wall": ("AXIS2", -0.06), "sl
                 "roof": ("AXIS3", 0.0), "ceiling": ("AXIS3", 0.0)}
 # Profile set usage per type key: the IFC cardinal point of the member's axis in the section
 # (5: centre of the column; 2: bottom centre of the beam, where its placement is).
-_CARDINAL_POINT = {"column": 5, "beam": 2}
+_CARDINAL_POINT = {"column": 5, "beam": 2, "steel_column": 5, "steel_beam": 2}
 
 
 class Writer:
@@ -128,8 +133,11 @@ class Writer:
     def beam_solid(self, part: Part) -> ifcopenshell.entity_instance:
         """The type's section (depth up, width across) extruded along local x from 0 to the length;
         the placement is at the bottom centre of the section."""
-        depth = TYPES[part.type_key][3][2][0]
-        position = self.axis((0.0, 0.0, depth / 2), z_axis=(1.0, 0.0, 0.0), x_axis=(0.0, 0.0, 1.0))
+        section = TYPES[part.type_key][3][2]
+        depth = section[1] if section[0] == "I" else section[0]
+        # A rectangle's x is its depth; an I-section's depth runs along the profile's y.
+        x_axis = (0.0, 1.0, 0.0) if section[0] == "I" else (0.0, 0.0, 1.0)
+        position = self.axis((0.0, 0.0, depth / 2), z_axis=(1.0, 0.0, 0.0), x_axis=x_axis)
         return self.model.createIfcExtrudedAreaSolid(self.section(part.type_key), position,
                                                      self.direction(0.0, 0.0, 1.0), part.size[0])
 
@@ -167,12 +175,19 @@ class Writer:
         return self.materials[name]
 
     def section(self, key: str) -> ifcopenshell.entity_instance:
-        """The named, centred rectangle of a profile-set type (x, y in metres)."""
+        """The named, centred section of a profile-set type: a rectangle (x, y) or an I-section
+        (depth along the profile's y), metres."""
         if key not in self.sections:
-            x, y = TYPES[key][3][2]
+            spec = TYPES[key][3][2]
             position = self.model.createIfcAxis2Placement2D(self.model.createIfcCartesianPoint((0.0, 0.0)))
-            self.sections[key] = self.model.createIfcRectangleProfileDef(
-                "AREA", f"{round(y * 1000)}x{round(x * 1000)}", position, x, y)
+            if spec[0] == "I":
+                _, depth, width, web, flange = spec
+                self.sections[key] = self.model.createIfcIShapeProfileDef(
+                    "AREA", TYPES[key][1], position, width, depth, web, flange)
+            else:
+                x, y = spec
+                self.sections[key] = self.model.createIfcRectangleProfileDef(
+                    "AREA", f"{round(y * 1000)}x{round(x * 1000)}", position, x, y)
         return self.sections[key]
 
     def _assign_type_material(self, key: str, element_type: ifcopenshell.entity_instance) -> None:
