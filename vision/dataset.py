@@ -35,18 +35,22 @@ MIN_SIDE = 4  # ...and a box at least this many pixels wide and high
 
 @dataclass(frozen=True)
 class Layout:
-    """A generated building used for data: storeys, bays, seed, frame (concrete or steel)."""
+    """A generated building used for data: storeys, bays, seed, frame (concrete or steel), roof
+    (flat, or gable: an attic of timber rafters)."""
 
     storeys: int
     bays: tuple[int, int]
     seed: int
     structure: str = "concrete"
+    roof: str = "flat"
 
 
-#: Steel frames (105, 106) joined after the bundled weights' runs (docs/detector.md): real models'
-#: steel and timber members looked nothing like the generator's concrete rectangles.
+#: Steel frames and gable roofs (105-107) joined after the bundled weights' first runs
+#: (docs/detector.md): real models' steel profiles and timber rafters looked nothing like the
+#: generator's concrete rectangles.
 TRAIN_LAYOUTS = (Layout(2, (3, 2), 101), Layout(2, (4, 3), 102), Layout(3, (2, 2), 103),
-                 Layout(2, (5, 2), 104), Layout(2, (3, 2), 105, "steel"), Layout(2, (4, 2), 106, "steel"))
+                 Layout(2, (5, 2), 104), Layout(2, (3, 2), 105, "steel"),
+                 Layout(1, (4, 2), 106, "steel", "gable"), Layout(2, (2, 2), 107, roof="gable"))
 HELD_OUT_LAYOUTS = (Layout(2, (3, 3), 907),)
 
 
@@ -100,7 +104,7 @@ def render_dataset(out: Path, layouts: tuple[Layout, ...], images: int, size: in
     for layout in layouts:
         path = work_dir / f"layout-{layout.seed}.ifc"
         generate_building(path, storeys=layout.storeys, bays=layout.bays, seed=layout.seed,
-                          structure=layout.structure)
+                          structure=layout.structure, roof=layout.roof)
         paths.append((path, layout.seed))
     return render_models(out, paths, images, size, seed, progress)
 

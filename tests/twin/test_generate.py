@@ -196,6 +196,34 @@ def test_a_steel_frame_puts_i_sections_where_the_concrete_frame_has_rectangles(t
         plan_building(structure="timber")
 
 
+def test_a_gable_roof_is_an_attic_of_sloping_rafters_under_two_decks(tmp_path):
+    flat = generate_building(tmp_path / "flat.ifc", storeys=1, bays=(2, 2), seed=5, mep=False)
+    result = generate_building(tmp_path / "gable.ifc", storeys=1, bays=(2, 2), seed=5, mep=False,
+                               roof="gable")
+    model = ifcopenshell.open(str(result.path))
+    logger = ifcopenshell.validate.json_logger()
+    ifcopenshell.validate.validate(model, logger)
+    assert logger.statements == []
+    assert [s.Name for s in model.by_type("IfcBuildingStorey")] == ["Level 0", "Level 1"]
+    attic = model.by_type("IfcBuildingStorey")[1]
+    rafters = [b for b in model.by_type("IfcBeam") if b.Name.startswith("Rafter")]
+    assert len(rafters) >= 2 * 10 and result.elements["IfcBeam"] == flat.elements["IfcBeam"] + len(rafters)
+    for rafter in rafters[:4]:
+        assert ifc_element.get_container(rafter) == attic
+        lo, hi = world_bounds(rafter)
+        pitch = np.radians(35)  # the 0.2 m section, tilted, adds 0.2 cos to the height and 0.2 sin to the run
+        rise, run = hi[2] - lo[2] - 0.2 * np.cos(pitch), hi[1] - lo[1] - 0.2 * np.sin(pitch)
+        assert rise / run == pytest.approx(np.tan(pitch), rel=1e-4)
+        assert lo[2] == pytest.approx(STOREY_HEIGHT, abs=1e-6)  # from the eaves on the attic floor
+    decks = [s for s in model.by_type("IfcSlab") if s.PredefinedType == "ROOF"]
+    assert len(decks) == 2
+    links = collections.Counter(p.GlobalId for rel in model.by_type("IfcRelAssignsToProcess")
+                                for p in rel.RelatedObjects)
+    assert all(links[e.GlobalId] == 1 for e in physical_elements(model))
+    with pytest.raises(ValueError, match="roof"):
+        plan_building(roof="mansard")
+
+
 def test_a_seed_reproduces_the_file_and_another_seed_does_not(tmp_path):
     a, b, c = (tmp_path / name for name in ("a.ifc", "b.ifc", "c.ifc"))
     generate_building(a, storeys=1, seed=3)

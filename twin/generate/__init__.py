@@ -8,8 +8,9 @@ a room (IfcSpace) per bay; slabs, columns, beams, exterior walls with windows an
 partitions with doors, a stair with its railing rising through a well in the slab above, ceilings,
 and (with ``mep``) ducts, pipes, cable trays, light fixtures and outlets; types with materials
 (layer sets for walls, slabs and ceilings, profile sets for columns and beams: a reinforced-concrete
-frame, or a steel one of I-sections), storey containment,
-and a work schedule on a Mon-Fri calendar whose tasks install every physical element exactly once.
+frame, or a steel one of I-sections; a flat roof, or an attic of timber rafters under a gable),
+storey containment, and a work schedule on a Mon-Fri calendar whose tasks install every physical
+element exactly once.
 The IfcStair is an aggregate without a shape of its own: its flight and railing carry the geometry.
 The same seed gives the same file, GlobalIds included.
 """
@@ -75,13 +76,14 @@ def _canonical_order(model: ifcopenshell.file) -> None:
 
 def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True,
                       seed: int = 0, start: dt.date = DEFAULT_START,
-                      structure: str = "concrete") -> GeneratedBuilding:
+                      structure: str = "concrete", roof: str = "flat") -> GeneratedBuilding:
     """Write a sample building to ``path`` (IFC4, metres). See the module docstring.
 
     structure: "concrete" (rectangular RC columns and beams) or "steel" (HEA columns, IPE beams).
+    roof: "flat" (a roof slab) or "gable" (an attic storey with timber rafters above the top storey).
     """
     started = time.perf_counter()
-    plan = plan_building(storeys, bays, mep, seed, structure)
+    plan = plan_building(storeys, bays, mep, seed, structure, roof)
     model = ifcopenshell.api.run("project.create_file", version="IFC4")
     project = ifcopenshell.api.run("root.create_entity", model, ifc_class="IfcProject",
                                    name=f"SiteTwin sample building (seed {seed})")
@@ -101,7 +103,7 @@ def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int
     for placed in (site, building):
         ifcopenshell.api.run("geometry.edit_object_placement", model, product=placed, matrix=np.eye(4))
     storey_entities = []
-    for s in range(storeys):
+    for s in range(plan.storeys):
         storey = ifcopenshell.api.run("root.create_entity", model, ifc_class="IfcBuildingStorey", name=f"Level {s}")
         matrix = np.eye(4)
         matrix[2, 3] = s * STOREY_HEIGHT
@@ -111,7 +113,7 @@ def generate_building(path: str | os.PathLike, storeys: int = 2, bays: tuple[int
     ifcopenshell.api.run("aggregate.assign_object", model, products=storey_entities, relating_object=building)
 
     by_task = write_plan(model, body, storey_entities, plan, ifcopenshell.guid.new)
-    tasks = write_schedule(model, storeys, by_task, start, ifcopenshell.guid.new)
+    tasks = write_schedule(model, plan.storeys, by_task, start, ifcopenshell.guid.new)
     _canonical_order(model)
     _deterministic_guids(model, seed)
     model.header.file_name.time_stamp = f"{start.isoformat()}T00:00:00"

@@ -19,6 +19,12 @@ BEAM_W, BEAM_H = 0.3, 0.5
 #: Structural frames: (column type key, column footprint (x, y), beam type key, beam width, beam depth)
 #: in metres. Steel: HEA 300 columns (web along y) and IPE 400 beams; the writer's types give the
 #: I-sections.
+#: Gable roof (``roof="gable"``): an attic storey whose floor is the top storey's roof slab, timber
+#: rafters (80×200 mm, every ~0.9 m) rising from both eaves to the ridge at this pitch, and a
+#: boarded deck on each slope. The gable ends stay open (an attic under construction).
+ROOF_PITCH = math.radians(35.0)
+RAFTER_W, RAFTER_H = 0.08, 0.2
+RAFTER_SPACING = 0.9
 FRAMES = {
     "concrete": ("column", (COLUMN, COLUMN), "beam", BEAM_W, BEAM_H),
     "steel": ("steel_column", (0.3, 0.29), "steel_beam", 0.18, 0.4),
@@ -108,6 +114,7 @@ class Part:
     # "box"; "circle" (pipes: diameter = width); "column" (footprint centred on the origin);
     # "beam" (section extruded along local x); "flight" (stair steps or a sloped railing band).
     profile: str = "box"
+    slope: float = 0.0  # rotation about the local y axis after ``angle``, radians: raises the local +x end
     openings: list[Opening] = field(default_factory=list)
     part_of: int | None = None  # index of the aggregate (stair) this part belongs to
 
@@ -150,11 +157,14 @@ def _wall(parts, storey, trade, name, a, b, thickness, predefined, type_key, ope
 
 
 def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = True, seed: int = 0,
-                  structure: str = "concrete") -> Plan:
+                  structure: str = "concrete", roof: str = "flat") -> Plan:
     """The parts of a ``bays[0]`` × ``bays[1]`` bay building of ``storeys`` storeys.
 
     structure: the frame, a key of :data:`FRAMES` (reinforced-concrete rectangles or steel I-sections).
+    roof: "flat" (a roof slab) or "gable" (an attic storey above: see :data:`ROOF_PITCH`).
     """
+    if roof not in ("flat", "gable"):
+        raise ValueError(f"roof must be flat or gable, got {roof!r}")
     if storeys < 1 or min(bays) < 1:
         raise ValueError("a building needs at least one storey and one bay each way")
     if structure not in FRAMES:
@@ -271,6 +281,36 @@ def plan_building(storeys: int = 2, bays: tuple[int, int] = (3, 2), mep: bool = 
                     parts.append(Part("IfcOutlet", f"Outlet {q} {room}", s, "finishes and fixtures",
                                       (fx, ry0 + inner + 0.02, z + 0.3), (0.08, 0.04, 0.12),
                                       predefined_type="POWEROUTLET", type_key="outlet", mapped=True))
+    if roof == "gable":
+        parts += _gable_roof(storeys, width, depth)
+        return Plan(storeys + 1, xs, ys, parts, rooms)
     parts.append(Part("IfcSlab", "Roof slab", storeys - 1, "envelope", (0, depth / 2, storeys * STOREY_HEIGHT - SLAB),
                       (width, depth, SLAB), predefined_type="ROOF", type_key="roof"))
     return Plan(storeys, xs, ys, parts, rooms)
+
+
+def _gable_roof(attic: int, width: float, depth: float) -> list[Part]:
+    """The attic storey ``attic``: its floor slab, rafters from both eaves (y = 0 and y = depth) to
+    the ridge above y = depth / 2, and a deck on each slope (see :data:`ROOF_PITCH`)."""
+    z = attic * STOREY_HEIGHT
+    run = depth / 2
+    length = run / math.cos(ROOF_PITCH)
+    parts = [Part("IfcSlab", f"Floor slab L{attic}", attic, "structure", (0, depth / 2, z - SLAB),
+                  (width, depth, SLAB), predefined_type="FLOOR", type_key="slab")]
+    count = max(2, round(width / RAFTER_SPACING) + 1)
+    sides = (("S", 0.0, math.pi / 2), ("N", depth, -math.pi / 2))  # eave y, direction up the slope
+    for k in range(count):
+        x = RAFTER_W / 2 + k * (width - RAFTER_W) / (count - 1)
+        for side, y, angle in sides:
+            parts.append(Part("IfcBeam", f"Rafter {side}{k} L{attic}", attic, "structure", (x, y, z),
+                              (length, RAFTER_W, RAFTER_H), angle, predefined_type="BEAM", type_key="rafter",
+                              profile="beam", slope=ROOF_PITCH))
+    for side, y, angle in sides:
+        # On the rafters: the deck's underside is RAFTER_H above their bottom, across the slope.
+        normal_y = -math.sin(angle) * math.sin(ROOF_PITCH)
+        parts.append(Part("IfcSlab", f"Roof deck {side} L{attic}", attic, "envelope",
+                          (width / 2, y + RAFTER_H * normal_y, z + RAFTER_H * math.cos(ROOF_PITCH)),
+                          (length + RAFTER_H * math.tan(ROOF_PITCH), width, 0.025), angle,  # to the ridge
+                          predefined_type="ROOF", type_key="roof_deck",
+                          slope=ROOF_PITCH))
+    return parts

@@ -28,6 +28,8 @@ from twin.generate.layout import CLEAR_HEIGHT, STOREY_HEIGHT, Part, Plan
 TYPES = {
     "slab": ("IfcSlabType", "Concrete slab 200", "FLOOR", (("Concrete C30/37", 0.2),)),
     "roof": ("IfcSlabType", "Roof slab 200", "ROOF", (("Concrete C30/37", 0.2),)),
+    "roof_deck": ("IfcSlabType", "Roof deck boarding 25", "ROOF", (("Timber boarding", 0.025),)),
+    "rafter": ("IfcBeamType", "Rafter 80x200", "BEAM", ("profile", "Timber C24", (0.2, 0.08))),
     "column": ("IfcColumnType", "RC column 400x400", "COLUMN", ("profile", "Concrete C30/37", (0.4, 0.4))),
     "beam": ("IfcBeamType", "RC beam 300x500", "BEAM", ("profile", "Concrete C30/37", (0.5, 0.3))),
     "steel_column": ("IfcColumnType", "HEA 300", "COLUMN",
@@ -51,10 +53,10 @@ TYPES = {
 # Layer set usage per type key: (LayerSetDirection, OffsetFromReferenceLine in metres). Walls are
 # centred on their axis (local y = 0); slabs and ceilings are extruded up from their placement.
 _LAYER_USAGE = {"ext_wall": ("AXIS2", -0.125), "int_wall": ("AXIS2", -0.06), "slab": ("AXIS3", 0.0),
-                "roof": ("AXIS3", 0.0), "ceiling": ("AXIS3", 0.0)}
+                "roof": ("AXIS3", 0.0), "roof_deck": ("AXIS3", 0.0), "ceiling": ("AXIS3", 0.0)}
 # Profile set usage per type key: the IFC cardinal point of the member's axis in the section
 # (5: centre of the column; 2: bottom centre of the beam, where its placement is).
-_CARDINAL_POINT = {"column": 5, "beam": 2, "steel_column": 5, "steel_beam": 2}
+_CARDINAL_POINT = {"column": 5, "beam": 2, "steel_column": 5, "steel_beam": 2, "rafter": 2}
 
 
 class Writer:
@@ -85,8 +87,15 @@ class Writer:
             self._dirs[key] = self.model.createIfcDirection(key)
         return self._dirs[key]
 
-    def axis(self, origin=(0.0, 0.0, 0.0), angle: float = 0.0, z_axis=(0.0, 0.0, 1.0), x_axis=None):
+    def axis(self, origin=(0.0, 0.0, 0.0), angle: float = 0.0, z_axis=(0.0, 0.0, 1.0), x_axis=None,
+             slope: float = 0.0):
+        """A placement at ``origin``: x along ``angle`` about z, then tilted up by ``slope`` about
+        the new y (radians); or the given axes."""
         ref = x_axis if x_axis is not None else (math.cos(angle), math.sin(angle), 0.0)
+        if slope:
+            c, s = math.cos(slope), math.sin(slope)
+            ref = (ref[0] * c, ref[1] * c, s)
+            z_axis = (-math.cos(angle) * s, -math.sin(angle) * s, c)
         return self.model.createIfcAxis2Placement3D(self.point(*origin), self.direction(*z_axis), self.direction(*ref))
 
     def rectangle(self, x0: float, length: float, width: float) -> ifcopenshell.entity_instance:
@@ -270,7 +279,8 @@ def write_plan(model: ifcopenshell.file, body, storeys: list, plan: Plan, new_gu
         storey = storeys[part.storey]
         z0 = part.storey * STOREY_HEIGHT
         local = (part.origin[0], part.origin[1], part.origin[2] - z0)
-        placement = model.createIfcLocalPlacement(storey.ObjectPlacement, writer.axis(local, part.angle))
+        placement = model.createIfcLocalPlacement(storey.ObjectPlacement,
+                                                  writer.axis(local, part.angle, slope=part.slope))
         if part.ifc_class == "IfcStair":
             entity = writer.product("IfcStair", new_guid(), part.name, placement, None, part.predefined_type)
             aggregates[index] = (entity, [])

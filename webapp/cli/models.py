@@ -53,14 +53,17 @@ def ingest_command(model_path: Path, project_name: str, as_json: bool) -> None:
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Schedule start (YYYY-MM-DD).")
 @click.option("--structure", type=click.Choice(["concrete", "steel"]), default="concrete", show_default=True,
               help="Frame: RC columns and beams, or steel HEA columns and IPE beams.")
+@click.option("--roof", type=click.Choice(["flat", "gable"]), default="flat", show_default=True,
+              help="A roof slab, or an attic storey of timber rafters under a gable roof.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def generate_building_command(out: Path, storeys: int, bays: tuple[int, int], mep: bool, seed: int, start,
-                              structure: str, as_json: bool) -> None:
+                              structure: str, roof: str, as_json: bool) -> None:
     """Write a sample IFC4 building with its 4D work schedule."""
     from twin.generate import DEFAULT_START, generate_building
 
     result = generate_building(out, storeys=storeys, bays=tuple(bays), mep=mep, seed=seed,
-                               start=start.date() if start else DEFAULT_START, structure=structure)
+                               start=start.date() if start else DEFAULT_START, structure=structure,
+                               roof=roof)
     emit({"path": str(result.path), "elements": result.element_count, "by_class": result.elements,
           "tasks": result.tasks, "seconds": result.seconds}, as_json,
          f"{result.path}: {result.element_count} elements, {result.tasks} tasks in {result.seconds:.1f} s")
