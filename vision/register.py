@@ -350,35 +350,37 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         if row not in support or score > support[row][0]:
             support[row] = (score, count, det)
 
+    # Per detected class, the nearest element of that class along each ray: each pixel of a box
+    # supports it (a ceiling seen through unbuilt ones does not make the ceilings behind it installed).
+    layer_codes = class_code[layers]
+    nearest_of: dict[int, np.ndarray] = {}
+    for code in {codes.get(det.tracked, -2) for det in detections} & set(candidate_code.tolist()):
+        nearest = np.full(layers.shape[1:], -1, np.int32)
+        for depth in range(len(layers) - 1, -1, -1):  # back to front: nearer layers overwrite
+            hit = layer_codes[depth] == code
+            nearest[hit] = layers[depth][hit]
+        nearest_of[code] = nearest
     for det in detections:
-        crop = _region_crop(layers, det.region, frame_width)
+        code = codes.get(det.tracked, -2)
+        if code not in nearest_of:  # no element of its class in view
+            continue
+        crop = _region_crop(nearest_of[code][None], det.region, frame_width)[0]
         if not crop.size:
             continue
-        code = codes.get(det.tracked, -2)
-        # Each pixel of the box supports the nearest element of the detected class along its ray:
-        # a ceiling seen through unbuilt ones does not make the ceilings behind it installed.
-        match = class_code[crop] == code
-        nearest = np.take_along_axis(crop, match.argmax(axis=0)[None], axis=0)[0]
-        rows, counts = np.unique(nearest[match.any(axis=0)], return_counts=True)
-        box_area = crop[0].size
-        for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
-            if tracked[row] != det.tracked:
-                continue
-            coverage = count / visible[row]
-            if det.tracked in SURFACE_CLASSES:
-                ok = coverage >= 0.5
-            else:  # discrete objects: the box is about the object
-                ok = coverage >= 0.5 and count / box_area >= 0.3
-            if ok:
-                supports(row, det.confidence * min(1.0, coverage), count, det)
+        rows, counts = np.unique(crop[crop >= 0], return_counts=True)
+        coverage = counts / visible[rows]
+        ok = coverage >= 0.5
+        if det.tracked not in SURFACE_CLASSES:  # discrete objects: the box is about the object
+            ok &= counts / crop.size >= 0.3
+        for row, cover, count in zip(rows[ok].tolist(), coverage[ok].tolist(), counts[ok].tolist(), strict=True):
+            supports(row, det.confidence * min(1.0, cover), count, det)
         # ... and the element whose box it fits: a wall seen through the door of an unbuilt wall
         # in front gives its pixels to that nearer wall above, yet the box is the far wall's.
         same = candidate_rows[candidate_code == code]
-        if len(same):
-            iou = box_iou(np.asarray(det.region, np.float64), box[:, same])
-            best = int(np.argmax(iou))
-            if iou[best] >= BOX_MATCH_IOU:
-                supports(int(same[best]), det.confidence * float(iou[best]), int(visible[same[best]]), det)
+        iou = box_iou(np.asarray(det.region, np.float64), box[:, same])
+        best = int(np.argmax(iou))
+        if iou[best] >= BOX_MATCH_IOU:
+            supports(int(same[best]), det.confidence * float(iou[best]), int(visible[same[best]]), det)
     observations = []
     for row in candidates:
         pixels = int(visible[row])
