@@ -247,15 +247,14 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     return best, points_score(points, best, distance), start_score
 
 
-def _region_crop(layers: np.ndarray, region, width: int) -> np.ndarray:
-    """(L, h, w) element ids of every layer inside a panorama region, at the id images' scale
-    (wrap-aware); ``region`` is in pixels of a panorama ``width`` wide."""
-    h, w = layers.shape[-2:]
+def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
+    """Element ids inside a panorama region at the id image's scale (wrap-aware)."""
+    h, w = element.shape
     scale = w / width
     u0, v0, u1, v1 = (r * scale for r in region)
     rows = slice(max(int(math.floor(v0)), 0), min(int(math.ceil(v1)) + 1, h))
     cols = np.arange(int(math.floor(u0)), int(math.ceil(u1)) + 1) % w
-    return layers[:, rows][:, :, cols]
+    return element[rows][:, cols]
 
 
 def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.ndarray, believed: np.ndarray,
@@ -344,7 +343,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     scale = frame_width / work_width
     box = element_boxes(layers, n) * scale  # (4, N) pixel box of each element at the frame's scale
     candidate_rows = np.array(candidates, dtype=np.int64)
-    candidate_code = class_code[candidate_rows] if candidates else np.zeros(0, np.int16)
+    candidate_code = class_code[candidate_rows]
     # Pixels of each element inside each detection's region.
     support: dict[int, tuple[float, int, Detection]] = {}
 
@@ -366,7 +365,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         code = codes.get(det.tracked, -2)
         if code not in nearest_of:  # no element of its class in view
             continue
-        crop = _region_crop(nearest_of[code][None], det.region, frame_width)[0]
+        crop = _region_crop(nearest_of[code], det.region, frame_width)
         if not crop.size:
             continue
         rows, counts = np.unique(crop[crop >= 0], return_counts=True)
@@ -374,7 +373,8 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         ok = coverage >= 0.5
         if det.tracked not in SURFACE_CLASSES:  # discrete objects: the box is about the object
             ok &= counts / crop.size >= 0.3
-        for row, cover, count in zip(rows[ok].tolist(), coverage[ok].tolist(), counts[ok].tolist(), strict=True):
+        for row, cover, count in zip(rows[ok].tolist(), coverage[ok].tolist(), counts[ok].tolist(),
+                                     strict=True):
             supports(row, det.confidence * min(1.0, cover), count, det)
         # ... and the element whose box it fits: a wall seen through the door of an unbuilt wall
         # in front gives its pixels to that nearer wall above, yet the box is the far wall's.
