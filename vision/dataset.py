@@ -26,7 +26,7 @@ from twin.ifc import open_model
 from twin.model import build_twin
 from vision.pose import Pose
 from vision.render import Appearance, Intrinsics, RenderScene, render_perspective
-from vision.simulate import HELMET, _storey_extent, free_points
+from vision.simulate import HELMET, _storey_extent, floors, free_points
 from vision.tiles import FOV_DEG
 
 MIN_PIXELS = 60  # an element needs this many visible pixels in a tile to be labelled
@@ -137,12 +137,13 @@ def render_models(out: Path, models: list[tuple[Path, int]], images: int, size: 
         final_stage = scene.final_stage.astype(int)
         full = scene.scene(None)
         spots = []
+        floor_mask = floors(twin)
         for storey in twin.storeys:
             try:
                 lo, hi, elevation = _storey_extent(twin, storey.global_id)
             except ValueError:  # a storey without elements to bound it
                 continue
-            spots += [(p, elevation) for p in free_points(full, lo, hi, elevation)]
+            spots += [(p, elevation) for p in free_points(full, lo, hi, elevation, floor_mask)]
         if not spots:
             raise ValueError(f"{path.name}: no storey has free floor to stand on (no slab, or only services)")
         for _ in range(n):

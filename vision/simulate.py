@@ -65,8 +65,20 @@ def _storey_extent(twin: Twin, storey: str) -> tuple[np.ndarray, np.ndarray, flo
     return boxes[:, :2].min(axis=0), boxes[:, 3:5].max(axis=0), elevation
 
 
-def free_points(scene, lo: np.ndarray, hi: np.ndarray, elevation: float) -> np.ndarray:
-    """(M, 2) grid points (world x, y) of a storey where one can stand: floor below, clearance around."""
+def floors(twin: Twin) -> np.ndarray:
+    """(N,) bool: elements one can stand on: slabs and floor coverings. Not a suspended ceiling
+    whose top happens to lie near a storey's elevation (Office_A's, where no slab is modelled)."""
+    return np.array([e.ifc_class.startswith("IfcSlab")
+                     or (e.ifc_class.startswith("IfcCovering") and e.predefined_type == "FLOORING")
+                     for e in twin.elements], dtype=bool)
+
+
+def free_points(scene, lo: np.ndarray, hi: np.ndarray, elevation: float,
+                floor_mask: np.ndarray | None = None) -> np.ndarray:
+    """(M, 2) grid points (world x, y) of a storey where one can stand: floor below, clearance around.
+
+    floor_mask: (N,) bool, the elements that count as floor (:func:`floors`); default: any element.
+    """
     xs = np.arange(lo[0] + GRID_STEP / 2, hi[0], GRID_STEP)
     ys = np.arange(lo[1] + GRID_STEP / 2, hi[1], GRID_STEP)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
@@ -76,6 +88,8 @@ def free_points(scene, lo: np.ndarray, hi: np.ndarray, elevation: float) -> np.n
     origins = np.column_stack([points, np.full(len(points), elevation + 1.0)])
     down = scene.cast(origins, np.array([0.0, 0.0, -1.0]))
     floor = np.abs(down.distance - 1.0) < 0.3
+    if floor_mask is not None:
+        floor &= np.append(floor_mask, False)[down.element]  # a miss (-1) is no floor
     angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     directions = np.column_stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)])
     clear = floor.copy()
@@ -100,9 +114,11 @@ def _line_of_sight(scene, a: np.ndarray, b: np.ndarray, elevation: float) -> np.
     return ok
 
 
-def plan_walk(scene, lo, hi, elevation: float, frames: int, rng: np.random.Generator) -> np.ndarray:
-    """(frames, 2) frame positions (x, y) along a walk through free space, 1–2 m apart."""
-    points = free_points(scene, lo, hi, elevation)
+def plan_walk(scene, lo, hi, elevation: float, frames: int, rng: np.random.Generator,
+              floor_mask: np.ndarray | None = None) -> np.ndarray:
+    """(frames, 2) frame positions (x, y) along a walk through free space, 1–2 m apart (floor_mask:
+    as in :func:`free_points`)."""
+    points = free_points(scene, lo, hi, elevation, floor_mask)
     if len(points) < 2:
         raise ValueError("no free floor space to walk on this storey in this as-built state")
     cells = np.floor((points - lo) / GRID_STEP).astype(int)
@@ -200,7 +216,7 @@ def simulate_capture(twin: Twin, state: np.ndarray, storey: str, out_dir: str | 
     scene = render_scene or RenderScene(twin)
     built = scene.scene(state)
     lo, hi, elevation = _storey_extent(twin, storey)
-    xy = plan_walk(built, lo, hi, elevation, frames, rng)
+    xy = plan_walk(built, lo, hi, elevation, frames, rng, floors(twin))
     heading = np.arctan2(np.gradient(xy[:, 1]), np.gradient(xy[:, 0])) if len(xy) > 1 else np.zeros(1)
     height = elevation + rng.uniform(*HELMET)
     true = [Pose(float(x), float(y), float(height + rng.normal(0, 0.02)), float(h + rng.normal(0, 0.15)),

@@ -85,3 +85,17 @@ def test_a_seed_reproduces_a_capture_exactly(sample, tmp_path):
     assert files
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_one_stands_on_slabs_and_floor_coverings_not_on_ceilings(sample):
+    from vision.simulate import _storey_extent, floors, free_points
+
+    _, twin, scene, _ = sample
+    mask = floors(twin)
+    assert all(m == e.ifc_class.startswith("IfcSlab") for e, m in zip(twin.elements, mask, strict=True))
+    assert not mask[[i for i, e in enumerate(twin.elements) if e.tracked_class == "ceiling"]].any()
+    lo, hi, elevation = _storey_extent(twin, twin.storeys[0].global_id)
+    full = scene.scene(None)
+    standing = free_points(full, lo, hi, elevation, mask)
+    assert len(standing) and len(standing) == len(free_points(full, lo, hi, elevation))
+    assert len(free_points(full, lo, hi, elevation, np.zeros_like(mask))) == 0  # nothing to stand on
