@@ -19,16 +19,16 @@ BEAM_W, BEAM_H = 0.3, 0.5
 #: Structural frames: (column type key, column footprint (x, y), beam type key, beam width, beam depth)
 #: in metres. Steel: HEA 300 columns (web along y) and IPE 400 beams; the writer's types give the
 #: I-sections.
+FRAMES = {
+    "concrete": ("column", (COLUMN, COLUMN), "beam", BEAM_W, BEAM_H),
+    "steel": ("steel_column", (0.3, 0.29), "steel_beam", 0.18, 0.4),
+}
 #: Gable roof (``roof="gable"``): an attic storey whose floor is the top storey's roof slab, timber
 #: rafters (80×200 mm, every ~0.9 m) rising from both eaves to the ridge at this pitch, and a
 #: boarded deck on each slope. The gable ends stay open (an attic under construction).
 ROOF_PITCH = math.radians(35.0)
 RAFTER_W, RAFTER_H = 0.08, 0.2
 RAFTER_SPACING = 0.9
-FRAMES = {
-    "concrete": ("column", (COLUMN, COLUMN), "beam", BEAM_W, BEAM_H),
-    "steel": ("steel_column", (0.3, 0.29), "steel_beam", 0.18, 0.4),
-}
 EXT_WALL = 0.25
 INT_WALL = 0.12
 CEILING_Z = 2.45  # underside of the suspended ceiling above the floor
@@ -311,6 +311,5 @@ def _gable_roof(attic: int, width: float, depth: float) -> list[Part]:
         parts.append(Part("IfcSlab", f"Roof deck {side} L{attic}", attic, "envelope",
                           (width / 2, y + RAFTER_H * normal_y, z + RAFTER_H * math.cos(ROOF_PITCH)),
                           (length + RAFTER_H * math.tan(ROOF_PITCH), width, 0.025), angle,  # to the ridge
-                          predefined_type="ROOF", type_key="roof_deck",
-                          slope=ROOF_PITCH))
+                          predefined_type="ROOF", type_key="roof_deck", slope=ROOF_PITCH))
     return parts
