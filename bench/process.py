@@ -83,18 +83,16 @@ def main() -> None:
             "",
             "Stages overlap: the next frame is read and detected on a second thread while this one is "
             "registered, so the per-stage times add up to more than the wall time per frame, and each stage is "
-            "slower than alone (they share two cores). Where it misses: registration costs about 0.3 s of CPU "
-            "per frame, 40 % of it ray casting (6 half-width boundary renders and 2-3 full ones in the pose "
-            "search; three visibility passes through up to eight elements not believed built, each "
-            "element met twice, entering and leaving: two at half width to find the detections' elements "
-            "at the prior and at the refined pose, one at full width for the observations). History: 3.5× "
-            "(each pose rendered twice a level), 2.27× (one render per pose, vectorised scoring, half-width "
-            "coarse levels), 1.64× (projection-only fine levels, cv2.remap scoring, compact visibility "
-            "passes, the pipeline), then rays seeing 25 m and through eight unbuilt elements instead of 15 m "
-            "and four (more accurate, docs/accuracy.md; more casting), two re-renders per coarse level "
-            "instead of four, and association by class once per frame. What would close it: casting on "
-            "the GPU (Open3D's raycasting scene has a CUDA build), or visibility from camera-facing "
-            "triangles only (half the passes).",
+            "slower than alone (they share two cores). It straddles the target: four runs gave 1.38×, 1.49×, "
+            "1.49× and 1.57× (median 1.49×) on this 2-core VM with ~30 % CPU steal. Registration costs about 0.3 s of CPU per "
+            "frame, 40 % of it ray casting (6 half-width boundary renders and 2-3 full ones in the pose "
+            "search; three visibility passes through up to eight elements not believed built, each met "
+            "twice, entering and leaving). History: 3.5× (each pose rendered twice a level), 2.27× (one "
+            "render per pose, vectorised scoring, half-width coarse levels), 1.64× (projection-only fine "
+            "levels, cv2.remap scoring, compact visibility passes, the pipeline), now two re-renders per "
+            "coarse level instead of four and association by class once per frame, while rays see 25 m "
+            "and through eight unbuilt elements instead of 15 m and four (more casting, more accurate: "
+            "docs/accuracy.md). Further: casting on the GPU (Open3D's raycasting scene has a CUDA build).",
             "", f"Reproduce: `.venv/bin/python bench/process.py --frames {args.frames} --write`"])
     print(json.dumps(out))
 

@@ -66,9 +66,11 @@ def _storey_extent(twin: Twin, storey: str) -> tuple[np.ndarray, np.ndarray, flo
 
 
 def floors(twin: Twin) -> np.ndarray:
-    """(N,) bool: elements one can stand on: slabs and floor coverings. Not a suspended ceiling
-    whose top happens to lie near a storey's elevation (Office_A's, where no slab is modelled)."""
-    return np.array([e.ifc_class.startswith("IfcSlab")
+    """(N,) bool: elements one can stand on: slabs, floor coverings and footings (a ground floor
+    bearing on its footing, as IfcOpenHouse models it). Not a suspended ceiling whose top happens
+    to lie near a storey's elevation (Office_A's, where no slab is modelled), nor a steel base plate
+    (ISSUE_021's)."""
+    return np.array([e.ifc_class.startswith(("IfcSlab", "IfcFooting"))
                      or (e.ifc_class.startswith("IfcCovering") and e.predefined_type == "FLOORING")
                      for e in twin.elements], dtype=bool)
 
