@@ -94,14 +94,22 @@ def test_pose_refinement_recovers_the_true_pose_from_a_noisy_prior(sample):
     assert all(after <= before for before, after, _ in errors)
 
 
-def test_a_detection_supports_the_nearest_element_of_its_class_not_those_behind(sample, view):
+def walls_behind(sample, view):
+    """(state without the view's wall, the render without it, walls seen where that wall was)."""
     _, twin, scene, _ = sample
     pose, render, wall = view
     without = scene.full_state()
     without[wall] = 0
     behind_render = render_equirect(scene, pose, WIDTH, without)
-    behind = [r for r in np.unique(behind_render.element[render.element == wall])
-              if r >= 0 and twin.elements[r].tracked_class == "wall"]
+    walls = [r for r in np.unique(behind_render.element[render.element == wall])
+             if r >= 0 and twin.elements[r].tracked_class == "wall"]
+    return without, behind_render, walls
+
+
+def test_a_detection_supports_the_nearest_element_of_its_class_not_those_behind(sample, view):
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    _, _, behind = walls_behind(sample, view)
     assert behind, "the test needs a wall behind the wall"
     believed = np.zeros(len(twin.elements), bool)  # nothing believed built: rays pass through both
     det = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 1)])
@@ -115,11 +123,7 @@ def test_a_wall_seen_through_an_unbuilt_wall_in_front_is_supported_by_the_box_th
     that far wall, though every ray through the box meets the near one first."""
     _, twin, scene, _ = sample
     pose, render, wall = view
-    without = scene.full_state()
-    without[wall] = 0
-    behind_render = render_equirect(scene, pose, WIDTH, without)
-    walls = [r for r in np.unique(behind_render.element[render.element == wall])
-             if r >= 0 and twin.elements[r].tracked_class == "wall"]
+    without, behind_render, walls = walls_behind(sample, view)
     # The far wall mostly hidden by the near one in the finished building.
     hidden_share = {r: ((behind_render.element == r) & (render.element == wall)).sum()
                     / (behind_render.element == r).sum() for r in walls}
