@@ -344,12 +344,11 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     box = element_boxes(layers, n) * scale  # (4, N) pixel box of each element at the frame's scale
     candidate_rows = np.array(candidates, dtype=np.int64)
     candidate_code = class_code[candidate_rows]
-    # Pixels of each element inside each detection's region.
-    support: dict[int, tuple[float, int, Detection]] = {}
+    support: dict[int, tuple[float, Detection]] = {}  # element row → (best score, its detection)
 
-    def supports(row: int, score: float, count: int, det: Detection) -> None:
+    def supports(row: int, score: float, det: Detection) -> None:
         if row not in support or score > support[row][0]:
-            support[row] = (score, count, det)
+            support[row] = (score, det)
 
     # Per detected class, the nearest element of that class along each ray: each pixel of a box
     # supports it (a ceiling seen through unbuilt ones does not make the ceilings behind it installed).
@@ -373,22 +372,21 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         ok = coverage >= 0.5
         if det.tracked not in SURFACE_CLASSES:  # discrete objects: the box is about the object
             ok &= counts / crop.size >= 0.3
-        for row, cover, count in zip(rows[ok].tolist(), coverage[ok].tolist(), counts[ok].tolist(),
-                                     strict=True):
-            supports(row, det.confidence * min(1.0, cover), count, det)
+        for row, cover in zip(rows[ok].tolist(), coverage[ok].tolist(), strict=True):
+            supports(row, det.confidence * min(1.0, cover), det)
         # ... and the element whose box it fits: a wall seen through the door of an unbuilt wall
         # in front gives its pixels to that nearer wall above, yet the box is the far wall's.
         same = candidate_rows[candidate_code == code]
         iou = box_iou(np.asarray(det.region, np.float64), box[:, same])
         best = int(np.argmax(iou))
         if iou[best] >= BOX_MATCH_IOU:
-            supports(int(same[best]), det.confidence * float(iou[best]), int(visible[same[best]]), det)
+            supports(int(same[best]), det.confidence * float(iou[best]), det)
     observations = []
     for row in candidates:
         pixels = int(visible[row])
         region = tuple(float(c) for c in box[:, row])
         if row in support:
-            score, _, det = support[row]
+            score, det = support[row]
             stage = min(det.stage, taxonomy.BY_NAME[tracked[row]].final_stage)
             confidence = 0.5 + 0.5 * min(max(score, 0.0), 1.0)
             observations.append(FrameObservation(int(row), INSTALLED, stage, float(confidence), pixels,
