@@ -76,10 +76,10 @@ def floors(twin: Twin) -> np.ndarray:
 
 
 def free_points(scene, lo: np.ndarray, hi: np.ndarray, elevation: float,
-                floor_mask: np.ndarray | None = None) -> np.ndarray:
+                floor_mask: np.ndarray) -> np.ndarray:
     """(M, 2) grid points (world x, y) of a storey where one can stand: floor below, clearance around.
 
-    floor_mask: (N,) bool, the elements that count as floor (:func:`floors`); default: any element.
+    floor_mask: (N,) bool, the elements that count as floor (:func:`floors`).
     """
     xs = np.arange(lo[0] + GRID_STEP / 2, hi[0], GRID_STEP)
     ys = np.arange(lo[1] + GRID_STEP / 2, hi[1], GRID_STEP)
@@ -89,9 +89,8 @@ def free_points(scene, lo: np.ndarray, hi: np.ndarray, elevation: float,
         return points
     origins = np.column_stack([points, np.full(len(points), elevation + 1.0)])
     down = scene.cast(origins, np.array([0.0, 0.0, -1.0]))
-    floor = np.abs(down.distance - 1.0) < 0.3
-    if floor_mask is not None:
-        floor &= np.append(floor_mask, False)[down.element]  # a miss (-1) is no floor
+    on_floor = np.append(floor_mask, False)[down.element]  # a miss (-1) is no floor
+    floor = (np.abs(down.distance - 1.0) < 0.3) & on_floor
     angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     directions = np.column_stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)])
     clear = floor.copy()
@@ -117,7 +116,7 @@ def _line_of_sight(scene, a: np.ndarray, b: np.ndarray, elevation: float) -> np.
 
 
 def plan_walk(scene, lo, hi, elevation: float, frames: int, rng: np.random.Generator,
-              floor_mask: np.ndarray | None = None) -> np.ndarray:
+              floor_mask: np.ndarray) -> np.ndarray:
     """(frames, 2) frame positions (x, y) along a walk through free space, 1–2 m apart (floor_mask:
     as in :func:`free_points`)."""
     points = free_points(scene, lo, hi, elevation, floor_mask)

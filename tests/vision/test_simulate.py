@@ -97,5 +97,6 @@ def test_one_stands_on_slabs_and_floor_coverings_not_on_ceilings(sample):
     lo, hi, elevation = _storey_extent(twin, twin.storeys[0].global_id)
     full = scene.scene(None)
     standing = free_points(full, lo, hi, elevation, mask)
-    assert len(standing) and len(standing) == len(free_points(full, lo, hi, elevation))
+    anything = np.ones_like(mask)  # any surface near the elevation, as before the floor rule
+    assert len(standing) and len(standing) == len(free_points(full, lo, hi, elevation, anything))
     assert len(free_points(full, lo, hi, elevation, np.zeros_like(mask))) == 0  # nothing to stand on
