@@ -1,0 +1,140 @@
+"""Choose the pose search's prior weight and first-level truncation on tuning layouts.
+
+Every frame of ``sitetwin evaluate`` walks over the tuning layouts is recorded once (the image, its
+prior, what was believed built, the detections, the true pose); then each setting re-registers
+the same frames, so settings differ in nothing else. Reports the refined pose's error (median and
+p90, cm and degrees) and the CPU seconds of registration. The layouts are neither trained on
+(``vision.dataset.TRAIN_LAYOUTS``) nor reported in docs/accuracy.md.
+
+    .venv/bin/python bench/pose.py [--walks 4] [--frames 8] [--prior-weight 0.02 0.05 0.1]
+                                   [--coarse-truncation 24 12] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench_doc import write_section  # noqa: E402
+
+from twin.generate import generate_building  # noqa: E402
+from vision import register  # noqa: E402
+from vision.detect import load_detector  # noqa: E402
+from vision.pose import Pose, wrap_angle  # noqa: E402
+
+#: (label, generate_building keyword arguments): bench/threshold.py's two, plus a gable roof, a
+#: steel frame and both, so that the attic's rafters and steel sections weigh in the choice.
+POSE_TUNING_LAYOUTS = (("913", dict(storeys=2, bays=(4, 2), seed=913)),
+                       ("917", dict(storeys=1, bays=(3, 3), seed=917)),
+                       ("953 gable", dict(storeys=1, bays=(4, 2), seed=953, roof="gable")),
+                       ("959 steel", dict(storeys=2, bays=(3, 2), seed=959, structure="steel")),
+                       ("961 steel gable", dict(storeys=2, bays=(2, 2), seed=961, roof="gable",
+                                                structure="steel")))
+
+
+def record_frames(path: Path, detector, walks: int, frames: int, work_dir: Path) -> list[dict]:
+    """Run ``evaluate`` on ``path`` and keep every registered frame's inputs and true pose."""
+    import webapp.services.processing as processing
+    from webapp.services.evaluation import evaluate_model
+
+    records = []
+    register_frame = processing.register_frame
+
+    def recording(twin, scene, image, prior, believed, detections, refine=True, reliability=None):
+        records.append(dict(twin=twin, scene=scene, image=image, prior=prior, believed=believed.copy(),
+                            detections=detections, reliability=reliability))
+        return register_frame(twin, scene, image, prior, believed, detections, refine, reliability)
+
+    processing.register_frame = recording
+    try:
+        evaluate_model(path, detector, walks=walks, frames=frames, seed=7, width=1024, work_dir=work_dir)
+    finally:
+        processing.register_frame = register_frame
+    truths = [Pose.from_dict(frame["pose"]) for walk in sorted(work_dir.glob("walk-*"))
+              for frame in json.loads((walk / "ground_truth.json").read_text())["frames"]]
+    for record, truth in zip(records, truths, strict=True):
+        record["truth"] = truth
+    return records
+
+
+def pose_errors(records: list[dict]) -> tuple[np.ndarray, float]:
+    """((F, 2) position error in cm and yaw error in degrees per frame, CPU seconds), registering
+    every recorded frame under the current settings of :mod:`vision.register`."""
+    started = time.process_time()
+    errors = []
+    for r in records:
+        result = register.register_frame(r["twin"], r["scene"], r["image"], r["prior"], r["believed"],
+                                         r["detections"], True, r["reliability"])
+        pose, truth = result.pose, r["truth"]
+        errors.append((100 * math.hypot(pose.x - truth.x, pose.y - truth.y),
+                       abs(math.degrees(wrap_angle(pose.yaw - truth.yaw)))))
+    return np.array(errors), time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--walks", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--prior-weight", type=float, nargs="+", default=[0.02, 0.05, 0.1])
+    parser.add_argument("--coarse-truncation", type=float, nargs="+", default=[24.0, 12.0])
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    detector = load_detector()
+    recorded = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, spec in POSE_TUNING_LAYOUTS:
+            path = Path(tmp) / f"pose-{spec['seed']}.ifc"
+            generate_building(path, **spec)
+            work_dir = Path(tmp) / f"work-{spec['seed']}"
+            recorded[label] = record_frames(path, detector, args.walks, args.frames, work_dir)
+            print(f"recorded {label}: {len(recorded[label])} frames", file=sys.stderr)
+        defaults = register.PRIOR_WEIGHT, register.COARSE_TRUNCATION
+        rows = []
+        try:
+            for weight, truncation in itertools.product(args.prior_weight, args.coarse_truncation):
+                register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = weight, truncation
+                per_layout, cpu = {}, 0.0
+                for label, records in recorded.items():
+                    per_layout[label], seconds = pose_errors(records)
+                    cpu += seconds
+                every = np.concatenate(list(per_layout.values()))
+                rows.append(dict(prior_weight=weight, coarse_truncation=truncation,
+                                 median_cm=float(np.median(every[:, 0])),
+                                 p90_cm=float(np.percentile(every[:, 0], 90)),
+                                 median_deg=float(np.median(every[:, 1])), cpu_s_per_frame=cpu / len(every),
+                                 layouts={k: [float(np.median(v[:, 0])), float(np.percentile(v[:, 0], 90))]
+                                          for k, v in per_layout.items()}))
+                print(json.dumps(rows[-1]), file=sys.stderr)
+        finally:
+            register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = defaults
+    frames = sum(len(r) for r in recorded.values())
+    lines = [f"`bench/pose.py --walks {args.walks} --frames {args.frames}`: {frames} frames of "
+             f"{len(recorded)} tuning layouts ({', '.join(recorded)}), each re-registered under every "
+             "setting. "
+             f"In use: prior weight {defaults[0]}, first-level truncation {defaults[1]:g} px.", "",
+             "| prior weight | first-level truncation (px) | median cm | p90 cm | median ° | CPU s/frame | "
+             + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
+             "|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
+    for row in rows:
+        lines.append(f"| {row['prior_weight']:g} | {row['coarse_truncation']:g} | {row['median_cm']:.1f} | "
+                     f"{row['p90_cm']:.1f} | {row['median_deg']:.2f} | {row['cpu_s_per_frame']:.2f} | "
+                     + " | ".join(f"{m:.1f} / {p:.1f}" for m, p in row["layouts"].values()) + " |")
+    print("\n".join(lines))
+    if args.write:
+        write_section("Pose search settings (`bench/pose.py`)", lines)
+
+
+if __name__ == "__main__":
+    main()
