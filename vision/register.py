@@ -63,11 +63,12 @@ PRIOR_SIGMA_M = 0.3
 PRIOR_SIGMA_YAW = math.radians(5.0)
 #: Weight of the prior in a pose's score, in pixels of mean edge distance per σ² of departure: the
 #: search maximises edge agreement and the prior's likelihood together (a MAP estimate), so a frame
-#: with few elements to anchor on does not wander a metre off to the nearest wrong edges, and an
-#: attic's rafters (0.9 m apart, alike) do not pull it one rafter along. Chosen with
-#: :data:`COARSE_TRUNCATION` on tuning layouts (913, 917, gable 953, steel 959, steel gable 961;
-#: 160 frames): 0.05 with 12 px took the pose error from median 3.6 / p90 76 cm (0.02, 24 px) to
-#: 3.2 / 31 cm; 0.1 gave 3.8 / 26 cm (it starts to pull good poses towards the prior).
+#: with few elements to anchor on does not wander a metre off to the nearest wrong edges. Chosen
+#: with :data:`COARSE_TRUNCATION` by bench/pose.py on tuning layouts (913, 917, gable 953, steel
+#: 959, steel gable 961; 160 frames): 0.05 with 12 px took the pose error from median 3.6 / p90
+#: 54 cm (0.02, 24 px) to 3.3 / 31 cm; 0.1 gave 3.8 / 26 cm (it pulls good poses towards the
+#: prior). It does not cure an attic: its rafters, alike and 0.9 m apart, still pull about a third
+#: of attic frames one rafter along, mostly because the search misses the truth's basin.
 PRIOR_WEIGHT = 0.05
 #: A detection also supports the element of its class whose pixel box it matches best, at this
 #: box IoU or more (the detector learnt boxes of elements' visible pixels; 0.5 is mAP50's criterion).
@@ -136,7 +137,7 @@ def boundaries(element: np.ndarray) -> np.ndarray:
 COARSE_LEVELS = 3
 #: Edge-distance truncation (pixels) of the first search level; it halves level by level down to
 #: :data:`EDGE_TRUNCATION`. 12 px is about 8° at the working width; 24 px let boundaries far
-#: from any edge steer the first level (tuning layouts, prior weight 0.02: p90 76 cm against 51 cm).
+#: from any edge steer the first level (bench/pose.py, prior weight 0.02: p90 54 cm against 41 cm).
 COARSE_TRUNCATION = 12.0
 #: Boundary points a pose is scored with, at most: an even subsample scores like all of them
 #: (the score is a mean) at a fraction of the projections the pose search makes.
