@@ -171,4 +171,12 @@ def detect_frame(image: np.ndarray, detector: Detector, merge_iou: float = 0.45)
     return [candidates[i] for i in keep]
 
 
-__all__ = ["Detection", "Detector", "DetectorError", "VIEWS", "detect_frame", "infer_tiles", "load_detector"]
+def warm_up(detector: Detector) -> None:
+    """Run the detector once on a blank frame. PyTorch's and ultralytics' first call on a process
+    costs about a second more than the next ones (lazy initialisation): a worker pays it here,
+    before its first capture, not while a capture waits."""
+    detect_frame(np.zeros((detector.tile_size, 2 * detector.tile_size, 3), np.uint8), detector)
+
+
+__all__ = ["Detection", "Detector", "DetectorError", "VIEWS", "detect_frame", "infer_tiles", "load_detector",
+           "warm_up"]

@@ -10,11 +10,15 @@ tried again (up to :data:`MAX_ATTEMPTS`, backing off), its error on the capture 
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 from celery import Celery, chord
+from celery.signals import worker_process_init
 
 MAX_ATTEMPTS = 3
+log = logging.getLogger(__name__)
 
 celery = Celery("sitetwin")
 celery.conf.update(
@@ -41,6 +45,24 @@ def _app():
     from webapp import create_app
 
     return create_app()
+
+
+@worker_process_init.connect
+def warm_up_worker(**_) -> None:
+    """Each worker process builds the app and runs the detector once before it takes a task, so
+    that a capture's chunks do not wait for imports and PyTorch's first call (about 2 s a worker).
+    Bad weights are only logged here: the tasks report them on the capture."""
+    from vision.detect import DetectorError, load_detector, warm_up
+
+    started = time.perf_counter()
+    _app()
+    try:
+        detector = load_detector()
+        warm_up(detector)
+    except DetectorError as error:
+        log.warning("detector not warmed up: %s", error)
+        return
+    log.info("detector %s ready in %.1f s", detector.path.name, time.perf_counter() - started)
 
 
 @celery.task(name="sitetwin.process_capture")

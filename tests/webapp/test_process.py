@@ -165,6 +165,7 @@ def test_real_celery_workers_on_redis_share_an_uploaded_capture_in_chunks(app, r
     text = "".join(log.read_text() for log in logs)
     assert status.get("state") == "processed", (status, text[-3000:])
     assert text.count("Task sitetwin.register_chunk") >= 3 and "Task sitetwin.finish_capture" in text
+    assert text.count(" ready in ") == 2, text[-3000:]  # each worker process warmed its detector up first
     with app.app_context():
         from webapp.extensions import db
 
@@ -172,6 +173,21 @@ def test_real_celery_workers_on_redis_share_an_uploaded_capture_in_chunks(app, r
         pairs = db.session.query(Observation.frame_id, Observation.global_id).join(Frame).filter(
             Frame.capture_id == capture).all()
     assert frames == 3 and len(pairs) == len(set(pairs)) > 0
+
+
+def test_a_worker_process_warms_up_and_only_logs_bad_weights(monkeypatch, tmp_path, caplog):
+    from webapp import celery_app
+
+    monkeypatch.setenv("SITETWIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SITETWIN_DETECTOR", str(tmp_path / "missing.pt"))
+    with caplog.at_level("INFO", logger="webapp.celery_app"):
+        celery_app.warm_up_worker()  # a worker that cannot load weights still starts
+    assert "not warmed up" in caplog.text and "missing.pt" in caplog.text
+    monkeypatch.delenv("SITETWIN_DETECTOR")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="webapp.celery_app"):
+        celery_app.warm_up_worker()
+    assert "sitetwin-det.pt ready in" in caplog.text
 
 
 def test_the_database_polling_worker_processes_queued_captures(app, runner, walk):
