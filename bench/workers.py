@@ -5,7 +5,8 @@ worker takes, and the last step stores the capture in one transaction; so one ca
 with a second worker. Each run starts from the same state: a fresh PostgreSQL database, the same
 generated building ingested, the same simulated walk(s) uploaded through the API, the workers
 started and ready (each a ``sitetwin worker`` process, as ``docker compose up --scale worker=2``
-runs them) before the capture is finalised; the time is from finalise to processed.
+runs them, its detector warmed up) before the capture is finalised; the time is from finalise to
+processed.
 
 Each worker is held to ``--threads`` threads (default 1: OMP/torch, tessellation) and, with one
 thread, to one core (taskset), so that one worker is one core's worth of work and the second
@@ -146,7 +147,10 @@ def run(workers: int, walks: Path, threads: int) -> dict:
                                   stdout=out, stderr=subprocess.STDOUT) for k, out in enumerate(outputs)]
     try:
         deadline = time.time() + 180
-        while not all(" ready." in path.read_text() for path in logs):
+        # Ready: Celery's own line, and the worker process's detector warmed up (it is only then
+        # that the worker takes a task).
+        while not all(" ready." in text and (" ready in " in text or "not warmed up" in text)
+                      for text in (path.read_text() for path in logs)):
             if time.time() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError("a worker did not start: " + logs[0].read_text()[-2000:])
             time.sleep(0.5)
