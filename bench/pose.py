@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import sys
 import tempfile
 import time
@@ -27,16 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_doc import write_section  # noqa: E402
+from threshold import TUNING_LAYOUTS  # noqa: E402
 
 from twin.generate import generate_building  # noqa: E402
 from vision import register  # noqa: E402
 from vision.detect import load_detector  # noqa: E402
-from vision.pose import Pose, wrap_angle  # noqa: E402
+from vision.pose import Pose  # noqa: E402
 
-#: (label, generate_building keyword arguments): bench/threshold.py's two, plus a gable roof, a
-#: steel frame and both, so that the attic's rafters and steel sections weigh in the choice.
-POSE_TUNING_LAYOUTS = (("913", dict(storeys=2, bays=(4, 2), seed=913)),
-                       ("917", dict(storeys=1, bays=(3, 3), seed=917)),
+#: (label, generate_building keyword arguments): bench/threshold.py's tuning layouts, plus a gable
+#: roof, a steel frame and both, so that the attic's rafters and steel sections weigh in the choice.
+POSE_TUNING_LAYOUTS = (*((str(seed), dict(storeys=storeys, bays=bays, seed=seed))
+                         for storeys, bays, seed in TUNING_LAYOUTS),
                        ("953 gable", dict(storeys=1, bays=(4, 2), seed=953, roof="gable")),
                        ("959 steel", dict(storeys=2, bays=(3, 2), seed=959, structure="steel")),
                        ("961 steel gable", dict(storeys=2, bays=(2, 2), seed=961, roof="gable",
@@ -71,14 +71,14 @@ def record_frames(path: Path, detector, walks: int, frames: int, work_dir: Path)
 def pose_errors(records: list[dict]) -> tuple[np.ndarray, float]:
     """((F, 2) position error in cm and yaw error in degrees per frame, CPU seconds), registering
     every recorded frame under the current settings of :mod:`vision.register`."""
+    from webapp.services.evaluation import pose_error
+
     started = time.process_time()
     errors = []
     for r in records:
         result = register.register_frame(r["twin"], r["scene"], r["image"], r["prior"], r["believed"],
                                          r["detections"], True, r["reliability"])
-        pose, truth = result.pose, r["truth"]
-        errors.append((100 * math.hypot(pose.x - truth.x, pose.y - truth.y),
-                       abs(math.degrees(wrap_angle(pose.yaw - truth.yaw)))))
+        errors.append(pose_error(result.pose, r["truth"]))
     return np.array(errors), time.process_time() - started
 
 

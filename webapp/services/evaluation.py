@@ -46,6 +46,13 @@ def _metrics(tp, fp, fn, stage_ok, samples):
             "elements": samples, "tp": tp, "fp": fp, "fn": fn}
 
 
+def pose_error(pose: Pose, truth: Pose) -> tuple[float, float]:
+    """(horizontal position error in centimetres, absolute yaw error in degrees) of ``pose``
+    against ``truth``: what the evaluation's pose figures measure."""
+    return (100 * math.hypot(pose.x - truth.x, pose.y - truth.y),
+            abs(math.degrees(wrap_angle(pose.yaw - truth.yaw))))
+
+
 def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, seed: int = 0,
                    pose_noise: tuple[float, float] = (0.3, 5.0), width: int = 1024, refine: bool = True,
                    work_dir: Path | None = None, progress=None) -> dict:
@@ -110,11 +117,12 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
                 for stage_name, seconds in processed.timing.items():
                     timing[stage_name] += seconds * processed.frames
                 for entry, truth_pose in zip(processed.poses, result.true_poses, strict=True):
-                    prior, pose = Pose.from_list(entry["prior"]), Pose.from_list(entry["pose"])
-                    pose_prior_cm.append(100 * math.hypot(prior.x - truth_pose.x, prior.y - truth_pose.y))
-                    pose_cm.append(100 * math.hypot(pose.x - truth_pose.x, pose.y - truth_pose.y))
-                    pose_prior_deg.append(abs(math.degrees(wrap_angle(prior.yaw - truth_pose.yaw))))
-                    pose_deg.append(abs(math.degrees(wrap_angle(pose.yaw - truth_pose.yaw))))
+                    prior_cm, prior_deg = pose_error(Pose.from_list(entry["prior"]), truth_pose)
+                    refined_cm, refined_deg = pose_error(Pose.from_list(entry["pose"]), truth_pose)
+                    pose_prior_cm.append(prior_cm)
+                    pose_cm.append(refined_cm)
+                    pose_prior_deg.append(prior_deg)
+                    pose_deg.append(refined_deg)
                 truth = json.loads((out / "ground_truth.json").read_text())
                 min_pixels = MIN_VISIBLE_SHARE * width * width / 2
                 visible = {gid for frame in truth["frames"] for gid, px in frame["visible"].items() if px >= min_pixels}
