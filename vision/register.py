@@ -274,9 +274,11 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
     believed built (which is visible itself and stops the ray), nearer than :data:`MAX_DISTANCE`.
 
     Rays pass through elements not believed built: an unbuilt wall hides nothing. -1 fills the rest.
-    Each pass casts only the rays still going, kept as compact arrays.
+    Each pass casts only the rays still going, kept as compact arrays, at the triangles facing
+    ``origin`` (:meth:`twin.scene.ElementScene.facing`): a pass enters the next closed element
+    instead of leaving the last one.
     """
-    full = scene.scene(None)
+    full = scene.scene(None).facing(origin)
     shape = directions.shape[:-1]
     layers = np.full((max_layers, int(np.prod(shape))), -1, np.int32)
     ray = np.arange(layers.shape[1])  # which pixel each ray still going belongs to

@@ -57,3 +57,65 @@ def test_the_cache_round_trips(twin, tmp_path):
     for name in ("vertices", "triangles", "triangle_element", "aabb", "shaped"):
         np.testing.assert_array_equal(getattr(loaded.geometry, name), getattr(twin.geometry, name))
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def box_mesh(lo, hi, inverted=False, open_top=False):
+    """Corners (T, 3, 3) of an axis-aligned box wound outwards (or inwards), optionally without its top."""
+    x0, y0, z0 = lo
+    x1, y1, z1 = hi
+    v = np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
+                  [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]], np.float32)
+    faces = [(0, 2, 1), (0, 3, 2), (4, 5, 6), (4, 6, 7), (0, 1, 5), (0, 5, 4),
+             (1, 2, 6), (1, 6, 5), (2, 3, 7), (2, 7, 6), (3, 0, 4), (3, 4, 7)]
+    if open_top:
+        faces = [f for f in faces if f not in ((4, 5, 6), (4, 6, 7))]
+    t = np.array(faces)
+    return v[t[:, ::-1] if inverted else t]
+
+
+def geometry_of(*meshes):
+    from twin.geometry import Geometry
+
+    corners = np.concatenate(meshes)
+    owners = np.concatenate([np.full(len(m), k, np.int32) for k, m in enumerate(meshes)])
+    aabb = np.array([np.concatenate([m.reshape(-1, 3).min(0), m.reshape(-1, 3).max(0)]) for m in meshes])
+    triangles = np.arange(3 * len(corners), dtype=np.int32).reshape(-1, 3)
+    return Geometry(corners.reshape(-1, 3), triangles, owners, aabb, np.ones(len(meshes), bool))
+
+
+def test_closed_outward_shells_are_told_from_open_and_inward_ones():
+    from twin.scene import closed_outward
+
+    meshes = [box_mesh((0, 0, 0), (1, 1, 1)), box_mesh((2, 0, 0), (3, 1, 1), inverted=True),
+              box_mesh((4, 0, 0), (5, 1, 1), open_top=True),
+              # one element of two shells, the second wound inwards: only the first is closed outward
+              np.concatenate([box_mesh((6, 0, 0), (7, 1, 1)),
+                              box_mesh((6.2, 0.2, 1.5), (6.8, 0.8, 2), inverted=True)])]
+    geometry = geometry_of(*meshes)
+    closed = closed_outward(geometry.vertices[geometry.triangles], geometry.triangle_element)
+    per_element = [closed[geometry.triangle_element == k] for k in range(len(meshes))]
+    assert per_element[0].all()
+    assert not per_element[1].any() and not per_element[2].any()
+    assert per_element[3][:12].all() and not per_element[3][12:].any()
+
+
+def test_a_ray_meets_a_closed_solid_once_in_the_scene_facing_its_origin():
+    from twin.scene import ElementScene
+
+    geometry = geometry_of(box_mesh((2, -1, -1), (3, 1, 1)),
+                           box_mesh((5, -1, -1), (6, 1, 1), open_top=True))
+    origin, ahead = np.array([0.0, 0.0, 0.0], np.float32), np.array([1.0, 0.0, 0.0], np.float32)
+    both_sides, facing = ElementScene(geometry), ElementScene(geometry).facing(origin)
+
+    def walk(scene):
+        met, start = [], origin
+        while True:
+            hits = scene.cast(start[None], ahead[None])
+            if hits.element[0] < 0:
+                return met
+            met.append((int(hits.element[0]), round(float(start[0] + hits.distance[0]), 4)))
+            start = start + ahead * (hits.distance[0] + 1e-3)
+
+    # both faces of each solid, entering and leaving; facing: the closed one only where it is entered
+    assert walk(both_sides) == [(0, 2.0), (0, 3.0), (1, 5.0), (1, 6.0)]
+    assert walk(facing) == [(0, 2.0), (1, 5.0), (1, 6.0)]

@@ -6,8 +6,9 @@ import pytest
 from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from vision.detect import Detection
+from vision.equirect import world_rays
 from vision.pose import Pose
-from vision.register import edge_distance, observe, refine_pose
+from vision.register import edge_distance, observe, refine_pose, visibility_layers
 from vision.render import Appearance, render_equirect
 
 WIDTH = 512
@@ -73,6 +74,22 @@ def test_not_visible_is_not_absent_behind_a_believed_built_wall(sample, view):
     believed[wall] = False
     obs = by_row(observe(twin, scene, pose, believed, [], WIDTH))
     assert any(obs[r].kind == ABSENT for r in hidden if r in obs)
+
+
+def test_visibility_layers_go_on_through_what_is_not_believed_built_and_stop_at_what_is(sample, view):
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    origin, directions = world_rays(pose, WIDTH)
+    nothing = np.zeros(len(twin.elements), bool)
+    layers = visibility_layers(scene, origin, directions, nothing)
+    assert (layers[0] == render.element).all()  # the first layer is what the camera sees
+    behind_wall = layers[:, render.element == wall]
+    assert (behind_wall[1] >= 0).mean() > 0.9  # the wall is not believed built: rays go on
+    assert (behind_wall[1] != wall).all()  # leaving it is not meeting it again
+    believed = nothing.copy()
+    believed[wall] = True
+    layers = visibility_layers(scene, origin, directions, believed)
+    assert (layers[1:, render.element == wall] == -1).all()  # believed built: it stops the rays
 
 
 def test_pose_refinement_recovers_the_true_pose_from_a_noisy_prior(sample):
