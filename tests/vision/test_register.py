@@ -92,6 +92,23 @@ def test_visibility_layers_go_on_through_what_is_not_believed_built_and_stop_at_
     assert (layers[1:, render.element == wall] == -1).all()  # believed built: it stops the rays
 
 
+def test_the_edge_map_is_sampled_the_shift_right_of_and_below_each_projection(sample, view):
+    from vision.equirect import world_to_pixel
+    from vision.register import WORK_WIDTH, boundary_points, points_scores
+
+    _, twin, scene, _ = sample
+    pose = view[0]
+    points = boundary_points(scene.scene(np.ones(len(twin.elements), np.int8)), pose, WORK_WIDTH)
+    u, v, _ = world_to_pixel(points, pose, WORK_WIDTH)
+    points = points[(u > 2) & (u < WORK_WIDTH - 3) & (v > 2) & (v < WORK_WIDTH // 2 - 3)]  # off the edges
+    rows, cols = np.mgrid[0:WORK_WIDTH // 2, 0:WORK_WIDTH].astype(np.float32)
+    for shift in (0.25, 0.5):
+        for ramp in (cols, rows):  # a map that is its own column (row) number samples the projections
+            plain, moved = (points_scores(points, [pose], ramp, truncation=1e9, shift=s)[0]
+                            for s in (0.0, shift))
+            assert moved - plain == pytest.approx(shift, abs=1e-3)
+
+
 def test_pose_refinement_recovers_the_true_pose_from_a_noisy_prior(sample):
     _, twin, scene, state = sample
     rng = np.random.default_rng(5)
