@@ -85,3 +85,31 @@ def test_loading_on_a_machine_without_ultralytics_settings_writes_nothing_on_std
                           capture_output=True, text=True, env=env, check=True)
     assert any(tmp_path.iterdir()), "ultralytics did not write its settings in the fresh directory"
     assert done.stdout == ""
+
+
+def test_a_detector_process_detects_what_the_detector_does_and_reports_its_own_end(sample, detector):
+    import os
+    import signal
+
+    from vision.detector_process import DetectorProcess
+
+    _, _, scene, _ = sample
+    pose = Pose(9.0, 3.0, 1.7, yaw=0.4)
+    image = render_equirect(scene, pose, 1024, scene.full_state(), Appearance.randomised(3)).rgb
+    with DetectorProcess() as served:
+        assert (served.path, served.tile_size, served.confidence, served.reliability) == (
+            detector.path, detector.tile_size, detector.confidence, detector.reliability)
+        here = detect_frame(image, detector)
+        there = served.detect(image)
+        assert [d.label for d in there] == [d.label for d in here] and len(here) > 0
+        np.testing.assert_allclose([d.region for d in there], [d.region for d in here], atol=1e-3)
+        os.kill(served._process.pid, signal.SIGKILL)  # the child dies (out of memory, say)
+        with pytest.raises(DetectorError, match="detector process ended"):
+            served.detect(image)
+
+
+def test_a_detector_process_refuses_bad_weights_when_it_starts(tmp_path):
+    from vision.detector_process import DetectorProcess
+
+    with pytest.raises(DetectorError, match="no detector weights"):
+        DetectorProcess(tmp_path / "none.pt")

@@ -74,15 +74,16 @@ def train_detector_command(out, config, epochs, images, seed, start_from, as_jso
 def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_json: bool) -> None:
     """Detect, register, observe and fuse a capture directory (the upload format)."""
     from vision.capture import CaptureError
-    from vision.detect import DetectorError, load_detector
+    from vision.detect import DetectorError
+    from vision.detector_process import DetectorProcess
     from webapp.extensions import db
     from webapp.services.processing import process_capture
     from webapp.services.twins import NotFound
 
     ensure_database()
     try:
-        detector = load_detector()
-        with progress_bar(None, f"processing {capture_dir.name}") as update:
+        # detection in its own process: it runs beside registration instead of taking turns with it
+        with DetectorProcess() as detector, progress_bar(None, f"processing {capture_dir.name}") as update:
             result = process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name, capture_dir,
                                      detector, refine=not no_refine, progress=update)
     except (CaptureError, NotFound, DetectorError) as error:
@@ -124,12 +125,12 @@ def _check_after_capture(project_name: str) -> None:
 def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, as_json) -> None:
     """Run the whole loop on simulated walks of MODEL_PATH and score it against ground truth."""
     from twin.ifc import IfcReadError
-    from vision.detect import DetectorError, load_detector
+    from vision.detect import DetectorError
+    from vision.detector_process import DetectorProcess
     from webapp.services.evaluation import evaluate_model
 
     try:
-        detector = load_detector()
-        with progress_bar(walks, f"evaluating {model_path.name}") as update:
+        with DetectorProcess() as detector, progress_bar(walks, f"evaluating {model_path.name}") as update:
             report = evaluate_model(model_path, detector, walks=walks, frames=frames, seed=seed,
                                     pose_noise=tuple(pose_noise), width=width, refine=not no_refine, progress=update)
     except (IfcReadError, DetectorError, ValueError) as error:
