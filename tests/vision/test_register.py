@@ -109,6 +109,25 @@ def test_the_edge_map_is_sampled_the_shift_right_of_and_below_each_projection(sa
             assert moved - plain == pytest.approx(shift, abs=1e-3)
 
 
+def test_boundary_points_cast_at_full_width_only_near_boundaries_are_those_of_a_full_cast(sample, view,
+                                                                                         monkeypatch):
+    from vision import register
+    from vision.register import WORK_WIDTH, boundaries, boundary_points
+
+    _, twin, scene, state = sample
+    pose = view[0]
+    built = scene.scene(state)
+    monkeypatch.setattr(register, "MAX_SCORE_POINTS", 10 ** 9)  # every boundary pixel
+    points = boundary_points(built, pose, WORK_WIDTH)
+    origin, directions = world_rays(pose, WORK_WIDTH)
+    hits = built.cast(origin, directions)
+    edge = boundaries(hits.element) & np.isfinite(hits.distance)
+    everywhere = origin + directions[edge] * hits.distance[edge][:, None]
+    found = {tuple(p) for p in np.round(points, 4)}
+    assert found <= {tuple(p) for p in np.round(everywhere, 4)}
+    assert len(found) >= 0.95 * len(everywhere)
+
+
 def test_pose_refinement_recovers_the_true_pose_from_a_noisy_prior(sample):
     _, twin, scene, state = sample
     rng = np.random.default_rng(5)
