@@ -9,6 +9,8 @@ child interpreter instead; the parent sends it frames (NumPy arrays through a pi
 
 It answers like a :class:`vision.detect.Detector` wherever processing takes one (``detect``,
 ``reliability``, ``path``, ``tile_size``, ``confidence``); its settings are fixed when it starts.
+:func:`shared_detector` keeps one per process for background jobs, which would otherwise load
+weights (and start a child) for every capture.
 """
 
 from __future__ import annotations
@@ -21,19 +23,28 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.detect import Detection, DetectorError
+from vision.detect import Detection, DetectorError, weights_path
 
 #: Seconds to wait for the child to load its weights and run once (imports take 2-3 s).
 START_TIMEOUT = 120.0
 
 
 def _serve(connection, path: str | None, tile_size: int | None) -> None:
-    """The child: load the detector, say so (or why not), then detect every frame it is sent."""
+    """The child: load the detector, say so (or why not), then detect every frame it is sent.
+
+    Its standard output is its standard error: stdout belongs to the parent's one JSON object."""
+    import sys
+
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     from vision.detect import detect_frame, load_detector, warm_up
 
     try:
         detector = load_detector(path, tile_size)
         warm_up(detector)
+    except DetectorError as error:
+        connection.send(("error", str(error)))
+        return
     except Exception as error:  # noqa: BLE001 - any failure to load is the parent's start-up error
         connection.send(("error", f"{type(error).__name__}: {error}"))
         return
@@ -67,6 +78,7 @@ class DetectorProcess:
         self._process = context.Process(target=_serve, args=(child, str(path) if path else None, tile_size),
                                          name="sitetwin-detector", daemon=True)
         self._lock = threading.Lock()
+        self.requested = Path(path) if path else weights_path()
         started = time.perf_counter()
         self._process.start()
         child.close()
@@ -82,6 +94,10 @@ class DetectorProcess:
         self.confidence: float = payload["confidence"]
         self.reliability: dict[str, float] = payload["reliability"]
         self.start_seconds = time.perf_counter() - started
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
 
     def _receive(self):
         try:
@@ -120,3 +136,22 @@ class DetectorProcess:
 
     def __exit__(self, *_) -> None:
         self.close()
+
+
+_shared: DetectorProcess | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_detector() -> DetectorProcess:
+    """This process's :class:`DetectorProcess` for the current weights (``SITETWIN_DETECTOR`` or
+    the bundled ones): started on first use, and again when the weights named change or its child
+    has ended. Raises :class:`vision.detect.DetectorError` as :class:`DetectorProcess` does."""
+    global _shared
+    path = weights_path()
+    with _shared_lock:
+        if _shared is None or not _shared.alive or _shared.requested != path:
+            if _shared is not None:
+                _shared.close()
+                _shared = None
+            _shared = DetectorProcess(path)
+        return _shared

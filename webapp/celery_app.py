@@ -49,16 +49,17 @@ def _app():
 
 @worker_process_init.connect
 def warm_up_worker(**_) -> None:
-    """Each worker process builds the app and runs the detector once before it takes a task, so
-    that a capture's chunks do not wait for imports and PyTorch's first call (about 2 s a worker).
-    Bad weights are only logged here: the tasks report them on the capture."""
-    from vision.detect import DetectorError, load_detector, warm_up
+    """Each worker process builds the app and starts its detector process (which runs the detector
+    once) before it takes a task, so that a capture's chunks do not wait for imports and PyTorch's
+    first call (about 2 s a worker). Bad weights are only logged here: the tasks report them on
+    the capture."""
+    from vision.detect import DetectorError
+    from vision.detector_process import shared_detector
 
     started = time.perf_counter()
     _app()
     try:
-        detector = load_detector()
-        warm_up(detector)
+        detector = shared_detector()
     except DetectorError as error:
         log.warning("detector not warmed up: %s", error)
         return

@@ -103,7 +103,7 @@ def _uploaded(capture_id: int):
 def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
     """Register frames ``indices`` of an uploaded capture (one chunk); plain data for :func:`finish_capture`."""
     from vision.capture import read_capture
-    from vision.detect import load_detector
+    from vision.detector_process import shared_detector
     from webapp.extensions import db
     from webapp.services.processing import capture_context, register_frames
 
@@ -111,7 +111,7 @@ def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
     manifest = read_capture(folder)
     _, twin, scene, believed = capture_context(db.session, current_app.config["SITETWIN_DATA_DIR"], project)
     db.session.remove()
-    frames = register_frames(twin, scene, believed, folder, manifest, indices, load_detector(),
+    frames = register_frames(twin, scene, believed, folder, manifest, indices, shared_detector(),
                              progress=_progress(capture_id, len(manifest.frames)))
     return [frame.to_dict() for frame in frames]
 
@@ -119,7 +119,7 @@ def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
 def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str:
     """Register what is not registered yet, store the capture in one transaction, refresh the report."""
     from vision.capture import read_capture
-    from vision.detect import load_detector
+    from vision.detector_process import shared_detector
     from webapp.extensions import db
     from webapp.models import Project
     from webapp.services.processing import RegisteredFrame, process_capture
@@ -128,7 +128,8 @@ def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str
     project, folder = _uploaded(capture_id)
     try:
         total = len(read_capture(folder).frames)
-        process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name, folder, load_detector(),
+        process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name, folder,
+                        shared_detector(),
                         progress=_progress(capture_id, total),
                         registered=[RegisteredFrame.from_dict(r) for r in registered or ()])
     except Exception as error:
