@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.detect import Detection, DetectorError, weights_path
+from vision.detect import Detection, Detector, DetectorError, load_detector, warm_up, weights_path
 
 #: Seconds to wait for the child to load its weights and run once (imports take 2-3 s).
 START_TIMEOUT = 120.0
@@ -37,7 +37,7 @@ def _serve(connection, path: str | None, tile_size: int | None) -> None:
 
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    from vision.detect import detect_frame, load_detector, warm_up
+    from vision.detect import detect_frame
 
     try:
         detector = load_detector(path, tile_size)
@@ -78,7 +78,6 @@ class DetectorProcess:
         self._process = context.Process(target=_serve, args=(child, str(path) if path else None, tile_size),
                                          name="sitetwin-detector", daemon=True)
         self._lock = threading.Lock()
-        self.requested = Path(path) if path else weights_path()
         started = time.perf_counter()
         self._process.start()
         child.close()
@@ -138,20 +137,30 @@ class DetectorProcess:
         self.close()
 
 
-_shared: DetectorProcess | None = None
+_shared: tuple[Path, DetectorProcess | Detector] | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_detector() -> DetectorProcess:
-    """This process's :class:`DetectorProcess` for the current weights (``SITETWIN_DETECTOR`` or
-    the bundled ones): started on first use, and again when the weights named change or its child
-    has ended. Raises :class:`vision.detect.DetectorError` as :class:`DetectorProcess` does."""
+def shared_detector() -> DetectorProcess | Detector:
+    """This process's detector for the current weights (``SITETWIN_DETECTOR`` or the bundled
+    ones): a :class:`DetectorProcess`, started on first use and again when the weights named change
+    or its child has ended. A daemonic process (a Celery prefork worker) may not start children: it
+    gets the detector loaded in-process instead (Celery already runs one such process per core).
+    Raises :class:`vision.detect.DetectorError` as :class:`DetectorProcess` does."""
     global _shared
     path = weights_path()
     with _shared_lock:
-        if _shared is None or not _shared.alive or _shared.requested != path:
-            if _shared is not None:
-                _shared.close()
-                _shared = None
-            _shared = DetectorProcess(path)
-        return _shared
+        if _shared is not None:
+            requested, detector = _shared
+            if requested == path and getattr(detector, "alive", True):
+                return detector
+            if isinstance(detector, DetectorProcess):
+                detector.close()
+            _shared = None
+        if multiprocessing.current_process().daemon:
+            detector = load_detector(path)
+            warm_up(detector)
+        else:
+            detector = DetectorProcess(path)
+        _shared = (path, detector)
+        return detector
