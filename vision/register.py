@@ -296,8 +296,10 @@ def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
     scale = w / width
     u0, v0, u1, v1 = (r * scale for r in region)
     rows = slice(max(int(math.floor(v0)), 0), min(int(math.ceil(v1)) + 1, h))
-    cols = np.arange(int(math.floor(u0)), int(math.ceil(u1)) + 1) % w
-    return element[rows][:, cols]
+    first, last = int(math.floor(u0)), int(math.ceil(u1)) + 1
+    if 0 <= first and last <= w:  # most regions do not cross the seam: a view, not a copy
+        return element[rows, first:last]
+    return element[rows][:, np.arange(first, last) % w]
 
 
 def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.ndarray, believed: np.ndarray,
@@ -405,6 +407,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             hit = layer_codes[depth] == code
             nearest[hit] = layers[depth][hit]
         nearest_of[code] = nearest
+    same_class = {code: candidate_rows[candidate_code == code] for code in nearest_of}
     for det in detections:
         code = codes.get(det.tracked, -2)
         if code not in nearest_of:  # no element of its class in view
@@ -412,7 +415,10 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         crop = _region_crop(nearest_of[code], det.region, frame_width)
         if not crop.size:
             continue
-        rows, counts = np.unique(crop[crop >= 0], return_counts=True)
+        ids = crop.ravel()
+        counts = np.bincount(ids[ids >= 0])
+        rows = np.flatnonzero(counts)
+        counts = counts[rows]
         coverage = counts / visible[rows]
         ok = coverage >= 0.5
         if det.tracked not in SURFACE_CLASSES:  # discrete objects: the box is about the object
@@ -421,7 +427,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             supports(row, det.confidence * min(1.0, cover), det)
         # ... and the element whose box it fits: a wall seen through the door of an unbuilt wall
         # in front gives its pixels to that nearer wall above, yet the box is the far wall's.
-        same = candidate_rows[candidate_code == code]
+        same = same_class[code]
         iou = box_iou(np.asarray(det.region, np.float64), box[:, same])
         best = int(np.argmax(iou))
         if iou[best] >= BOX_MATCH_IOU:
