@@ -1,4 +1,4 @@
-"""Choose the pose search's prior weight and first-level truncation on tuning layouts.
+"""Choose the pose search's prior weight, first-level truncation and edge-map shift on tuning layouts.
 
 Every frame of ``sitetwin evaluate`` walks over the tuning layouts is recorded once (the image, its
 prior, what was believed built, the detections, the true pose); then each setting re-registers
@@ -7,7 +7,7 @@ p90, cm and degrees) and the CPU seconds of registration. The layouts are neithe
 (``vision.dataset.TRAIN_LAYOUTS``) nor reported in docs/accuracy.md.
 
     .venv/bin/python bench/pose.py [--walks 4] [--frames 8] [--prior-weight 0.02 0.05 0.1]
-                                   [--coarse-truncation 24 12] [--write]
+                                   [--coarse-truncation 24 12] [--edge-shift 0.25] [--write]
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--prior-weight", type=float, nargs="+", default=[0.02, 0.05, 0.1])
     parser.add_argument("--coarse-truncation", type=float, nargs="+", default=[24.0, 12.0])
+    parser.add_argument("--edge-shift", type=float, nargs="+", default=[register.EDGE_SHIFT])
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     detector = load_detector()
@@ -100,17 +101,19 @@ def main() -> None:
             work_dir = Path(tmp) / f"work-{spec['seed']}"
             recorded[label] = record_frames(path, detector, args.walks, args.frames, work_dir)
             print(f"recorded {label}: {len(recorded[label])} frames", file=sys.stderr)
-        defaults = register.PRIOR_WEIGHT, register.COARSE_TRUNCATION
+        defaults = register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT
         rows = []
         try:
-            for weight, truncation in itertools.product(args.prior_weight, args.coarse_truncation):
+            for weight, truncation, shift in itertools.product(args.prior_weight, args.coarse_truncation,
+                                                               args.edge_shift):
                 register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = weight, truncation
+                register.EDGE_SHIFT = shift
                 per_layout, cpu = {}, 0.0
                 for label, records in recorded.items():
                     per_layout[label], seconds = pose_errors(records)
                     cpu += seconds
                 every = np.concatenate(list(per_layout.values()))
-                rows.append(dict(prior_weight=weight, coarse_truncation=truncation,
+                rows.append(dict(prior_weight=weight, coarse_truncation=truncation, edge_shift=shift,
                                  median_cm=float(np.median(every[:, 0])),
                                  p90_cm=float(np.percentile(every[:, 0], 90)),
                                  median_deg=float(np.median(every[:, 1])), cpu_s_per_frame=cpu / len(every),
@@ -118,17 +121,19 @@ def main() -> None:
                                           for k, v in per_layout.items()}))
                 print(json.dumps(rows[-1]), file=sys.stderr)
         finally:
-            register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = defaults
+            register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT = defaults
     frames = sum(len(r) for r in recorded.values())
     lines = [f"`bench/pose.py --walks {args.walks} --frames {args.frames}`: {frames} frames of "
              f"{len(recorded)} tuning layouts ({', '.join(recorded)}), each re-registered under every "
              "setting. "
-             f"In use: prior weight {defaults[0]}, first-level truncation {defaults[1]:g} px.", "",
-             "| prior weight | first-level truncation (px) | median cm | p90 cm | median ° | CPU s/frame | "
-             + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
-             "|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
+             f"In use: prior weight {defaults[0]}, first-level truncation {defaults[1]:g} px, "
+             f"edge-map shift {defaults[2]:g} px.", "",
+             "| prior weight | first-level truncation (px) | edge shift (px) | median cm | p90 cm | "
+             "median ° | CPU s/frame | " + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
+             "|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
     for row in rows:
-        lines.append(f"| {row['prior_weight']:g} | {row['coarse_truncation']:g} | {row['median_cm']:.1f} | "
+        lines.append(f"| {row['prior_weight']:g} | {row['coarse_truncation']:g} | {row['edge_shift']:g} | "
+                     f"{row['median_cm']:.1f} | "
                      f"{row['p90_cm']:.1f} | {row['median_deg']:.2f} | {row['cpu_s_per_frame']:.2f} | "
                      + " | ".join(f"{m:.1f} / {p:.1f}" for m, p in row["layouts"].values()) + " |")
     print("\n".join(lines))

@@ -50,14 +50,14 @@ MAX_DISTANCE = 25.0
 #: are outliers (unbuilt or unmodelled things), not evidence of a bad pose.
 EDGE_TRUNCATION = 6.0
 #: The pose search samples the edge map this many pixels right of and below each projected
-#: boundary point. Chosen on tuning layouts: at 0 every refined yaw was off the same way, +0.35°
-#: on average (half a pixel at WORK_WIDTH; 913/953/959, 48 frames), and the median yaw error was
-#: 0.35°; at 0.25 the median is 0.15° and the position median 1.6 cm instead of 2.4 (917/961,
-#: not used to choose: yaw 0.34° → 0.14°, position 2.0 → 1.9 cm). Why the frames' edges sit there
-#: is not settled: with every element rendered, edge map and boundaries agree at no shift, but
-#: the score rises twice as fast to the left as to the right of the truth, and with only what is
-#: believed built rendered (as registration does) its minimum moves right.
-EDGE_SHIFT = 0.25
+#: boundary point. At 0 every refined yaw was off the same way, +0.35° on average (half a pixel
+#: at WORK_WIDTH). Chosen by bench/pose.py on the tuning layouts (160 frames; median / p90 cm,
+#: median °): 0 gave 3.1 / 26.0 / 0.35°, 0.25 gave 3.2 / 31.0 / 0.19°, 0.5 gives 3.2 / 22.5 /
+#: 0.19°. Why the frames' edges sit there is not settled: with every element rendered, edge map
+#: and boundaries agree at no shift, but the score rises twice as fast to the left of the truth as
+#: to the right, and with only what is believed built rendered (as registration does) its minimum
+#: moves right.
+EDGE_SHIFT = 0.5
 SURFACE_CLASSES = {"wall", "slab", "ceiling"}
 #: Elements a ray may pass through (not believed built) before we stop following it. Early in a
 #: project a ray up may cross a ceiling, a slab, another ceiling and a duct before the beam it sees.
@@ -230,8 +230,7 @@ def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
 
 def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = None, step_m: float = 0.3,
                 step_deg: float = 4.0, levels: int = 6, coarse_levels: int = COARSE_LEVELS,
-                shift: float = EDGE_SHIFT
-                ) -> tuple[Pose, float, float]:
+                shift: float | None = None) -> tuple[Pose, float, float]:
     """Coarse-to-fine search from ``start``; returns (pose, score, score of ``start``).
 
     Each level scores candidates by projecting the 3D boundary points rendered at the current
@@ -245,9 +244,10 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
 
     The scores returned are edge distances alone (pixels), without the prior's penalty. With
     fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
-    ``shift``: where to sample the map, as :func:`points_scores` says.
+    ``shift``: where to sample the map, as :func:`points_scores` says (default :data:`EDGE_SHIFT`).
     """
     prior = prior or start
+    shift = EDGE_SHIFT if shift is None else shift
     width = distance.shape[1]
     # One render per pose: its boundary points give its score at any truncation and, for the best
     # pose, the points the next level projects.
