@@ -164,7 +164,7 @@ def boundary_points(scene, pose: Pose, width: int) -> np.ndarray:
 
     At :data:`WORK_WIDTH` and wider, every other pixel is cast first and only the pixels within
     one such sample of a boundary between them are cast at full width (about 15 % of them): the
-    same points but for boundaries of things thinner than two pixels, at 0.6 of the casting.
+    same points but for boundaries of things thinner than two pixels, with 0.4 of the rays.
     """
     origin, directions = world_rays(pose, width)
     if width < WORK_WIDTH:

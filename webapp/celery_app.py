@@ -49,10 +49,11 @@ def _app():
 
 @worker_process_init.connect
 def warm_up_worker(**_) -> None:
-    """Each worker process builds the app and starts its detector process (which runs the detector
-    once) before it takes a task, so that a capture's chunks do not wait for imports and PyTorch's
-    first call (about 2 s a worker). Bad weights are only logged here: the tasks report them on
-    the capture."""
+    """Each worker process builds the app and loads its detector, kept for every task it takes
+    (:func:`vision.detector_process.shared_detector`: in-process here, since Celery's worker
+    processes may not start children), and runs it once before it takes a task, so that a
+    capture's chunks do not wait for imports and PyTorch's first call (about 2 s a worker). Bad
+    weights are only logged here: the tasks report them on the capture."""
     from vision.detect import DetectorError
     from vision.detector_process import shared_detector
 

@@ -188,8 +188,9 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
     """Read, detect and register the frames ``indices`` of a capture (any subset: a chunk).
 
     A pipeline of two stages: while one frame is registered (ray casting and NumPy), the next is
-    read and run through the detector on a second thread (PyTorch releases the GIL), so the two
-    share the cores instead of taking turns.
+    read and sent to the detector on a second thread. With a
+    :class:`vision.detector_process.DetectorProcess` the two run on two cores; with a detector in
+    this process they mostly take turns, as ray casts and ultralytics both hold the GIL.
     """
     from vision.detect import detect_frame
 
