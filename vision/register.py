@@ -51,13 +51,15 @@ MAX_DISTANCE = 25.0
 EDGE_TRUNCATION = 6.0
 #: The pose search samples the edge map this many pixels right of and below each projected
 #: boundary point. At 0 every refined yaw was off the same way, +0.35° on average (half a pixel
-#: at WORK_WIDTH). Chosen by bench/pose.py on the tuning layouts (160 frames; median / p90 cm,
-#: median °): 0 gave 3.1 / 26.0 / 0.35°, 0.25 gave 3.2 / 31.0 / 0.19°, 0.5 gives 3.2 / 22.5 /
-#: 0.19°. Why the frames' edges sit there is not settled: with every element rendered, edge map
-#: and boundaries agree at no shift, but the score rises twice as fast to the left of the truth as
-#: to the right, and with only what is believed built rendered (as registration does) its minimum
+#: at WORK_WIDTH). Chosen by bench/pose.py on the tuning layouts by the lower median position
+#: error (p90 to break a tie within 0.1 cm). On 160 frames (median / p90 cm, median °): 0 gave
+#: 3.1 / 26.0 / 0.35°, 0.25 gave 3.2 / 31.0 / 0.19°, 0.5 gave 3.2 / 22.5 / 0.19°: a tie that
+#: 200 frames of longer walks broke, 0.25 giving 2.8 / 30.4 / 0.22° and 0.5 3.0 / 32.8 / 0.17°.
+#: Why the frames' edges sit there is not settled: with every element rendered, edge map and
+#: boundaries agree at no shift, but the score rises twice as fast to the left of the truth as to
+#: the right, and with only what is believed built rendered (as registration does) its minimum
 #: moves right.
-EDGE_SHIFT = 0.5
+EDGE_SHIFT = 0.25
 SURFACE_CLASSES = {"wall", "slab", "ceiling"}
 #: Elements a ray may pass through (not believed built) before we stop following it. Early in a
 #: project a ray up may cross a ceiling, a slab, another ceiling and a duct before the beam it sees.
