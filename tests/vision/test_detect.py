@@ -113,3 +113,19 @@ def test_a_detector_process_refuses_bad_weights_when_it_starts(tmp_path):
 
     with pytest.raises(DetectorError, match="no detector weights"):
         DetectorProcess(tmp_path / "none.pt")
+
+
+def test_the_shared_detector_is_kept_and_started_again_when_its_process_ends(monkeypatch):
+    import os
+    import signal
+
+    from vision import detector_process
+
+    monkeypatch.setattr(detector_process, "_shared", None)
+    first = detector_process.shared_detector()
+    assert detector_process.shared_detector() is first  # one per process, not one per capture
+    os.kill(first._process.pid, signal.SIGKILL)
+    first._process.join(10)
+    second = detector_process.shared_detector()
+    assert second is not first and second.alive
+    second.close()
