@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--prior-weight", type=float, nargs="+", default=[0.02, 0.05, 0.1])
     parser.add_argument("--coarse-truncation", type=float, nargs="+", default=[24.0, 12.0])
     parser.add_argument("--edge-shift", type=float, nargs="+", default=[register.EDGE_SHIFT])
+    parser.add_argument("--support-width", type=int, nargs="+", default=[register.SUPPORT_WIDTH])
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     detector = load_detector()
@@ -101,19 +102,21 @@ def main() -> None:
             work_dir = Path(tmp) / f"work-{spec['seed']}"
             recorded[label] = record_frames(path, detector, args.walks, args.frames, work_dir)
             print(f"recorded {label}: {len(recorded[label])} frames", file=sys.stderr)
-        defaults = register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT
+        defaults = (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
+                    register.SUPPORT_WIDTH)
         rows = []
         try:
-            for weight, truncation, shift in itertools.product(args.prior_weight, args.coarse_truncation,
-                                                               args.edge_shift):
+            for weight, truncation, shift, support in itertools.product(
+                    args.prior_weight, args.coarse_truncation, args.edge_shift, args.support_width):
                 register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = weight, truncation
-                register.EDGE_SHIFT = shift
+                register.EDGE_SHIFT, register.SUPPORT_WIDTH = shift, support
                 per_layout, cpu = {}, 0.0
                 for label, records in recorded.items():
                     per_layout[label], seconds = pose_errors(records)
                     cpu += seconds
                 every = np.concatenate(list(per_layout.values()))
                 rows.append(dict(prior_weight=weight, coarse_truncation=truncation, edge_shift=shift,
+                                 support_width=support,
                                  median_cm=float(np.median(every[:, 0])),
                                  p90_cm=float(np.percentile(every[:, 0], 90)),
                                  median_deg=float(np.median(every[:, 1])), cpu_s_per_frame=cpu / len(every),
@@ -121,18 +124,21 @@ def main() -> None:
                                           for k, v in per_layout.items()}))
                 print(json.dumps(rows[-1]), file=sys.stderr)
         finally:
-            register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT = defaults
+            (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
+             register.SUPPORT_WIDTH) = defaults
     frames = sum(len(r) for r in recorded.values())
     lines = [f"`bench/pose.py --walks {args.walks} --frames {args.frames}`: {frames} frames of "
              f"{len(recorded)} tuning layouts ({', '.join(recorded)}), each re-registered under every "
              "setting. "
              f"In use: prior weight {defaults[0]}, first-level truncation {defaults[1]:g} px, "
-             f"edge-map shift {defaults[2]:g} px.", "",
-             "| prior weight | first-level truncation (px) | edge shift (px) | median cm | p90 cm | "
-             "median ° | CPU s/frame | " + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
-             "|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
+             f"edge-map shift {defaults[2]:g} px, support width {defaults[3]} px.", "",
+             "| prior weight | first-level truncation (px) | edge shift (px) | support width (px) | "
+             "median cm | p90 cm | median ° | CPU s/frame | "
+             + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
     for row in rows:
         lines.append(f"| {row['prior_weight']:g} | {row['coarse_truncation']:g} | {row['edge_shift']:g} | "
+                     f"{row['support_width']} | "
                      f"{row['median_cm']:.1f} | "
                      f"{row['p90_cm']:.1f} | {row['median_deg']:.2f} | {row['cpu_s_per_frame']:.2f} | "
                      + " | ".join(f"{m:.1f} / {p:.1f}" for m, p in row["layouts"].values()) + " |")

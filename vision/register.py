@@ -64,6 +64,11 @@ SURFACE_CLASSES = {"wall", "slab", "ceiling"}
 #: Elements a ray may pass through (not believed built) before we stop following it. Early in a
 #: project a ray up may cross a ceiling, a slab, another ceiling and a duct before the beam it sees.
 MAX_LAYERS = 8
+#: Width (pixels) at which the elements a frame's detections support are found, before and after
+#: the pose search (:func:`supported`): they anchor the search and occlude in the final observation.
+#: Chosen by bench/pose.py on the tuning layouts (200 frames; median / p90 cm, median °, CPU a
+#: frame): 256 gave 2.8 / 31.1 / 0.23° at 0.27 s, 128 gives 2.7 / 30.5 / 0.21° at 0.24 s.
+SUPPORT_WIDTH = 128
 #: Candidates per coarse search level re-rendered to choose the next centre. Chosen on the tuning
 #: layouts 913/917 (as the detector threshold is): 2 instead of 4 scored median 3.9/3.6 cm (was
 #: 4.5/3.3) and p90 10/11 cm (was 16/15) at 0.03 s less CPU a frame.
@@ -455,11 +460,11 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
 
 def supported(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],
               frame_width: int, reliability: Mapping[str, float] | None = None) -> np.ndarray:
-    """(N,) bool: the elements this frame's detections support seen from ``pose`` (observed at half
-    the working width: enough to anchor a pose on them)."""
+    """(N,) bool: the elements this frame's detections support seen from ``pose`` (observed at
+    :data:`SUPPORT_WIDTH`: enough to anchor a pose on them)."""
     seen = np.zeros(len(twin.elements), bool)
     for observation in observe(twin, scene, pose, believed, detections, frame_width,
-                               work_width=WORK_WIDTH // 2, reliability=reliability):
+                               work_width=SUPPORT_WIDTH, reliability=reliability):
         seen[observation.row] |= observation.kind == INSTALLED
     return seen
 
