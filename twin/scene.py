@@ -54,7 +54,6 @@ class ElementScene:
             owners = owners[keep]
         self._build(np.ascontiguousarray(geometry.vertices, dtype=np.float32),
                     np.ascontiguousarray(triangles, dtype=np.uint32), owners)
-        self._facing_data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _build(self, vertices: np.ndarray, triangles: np.ndarray, owners: np.ndarray) -> None:
         self.vertices, self.triangles = vertices, triangles
@@ -64,6 +63,7 @@ class ElementScene:
             self.scene.add_triangles(o3d.core.Tensor(vertices), o3d.core.Tensor(triangles))
         self.n_triangles = len(triangles)
         self._element_of_primitive = np.append(self.triangle_element, np.int32(MISS))
+        self._facing_data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def facing(self, point: np.ndarray) -> ElementScene:
         """This scene less the triangles of closed, outward-wound shells that face away from
@@ -81,7 +81,6 @@ class ElementScene:
         keep = ~closed | (normals @ np.asarray(point, np.float32) > offsets)
         scene = ElementScene.__new__(ElementScene)
         scene._build(self.vertices, np.ascontiguousarray(self.triangles[keep]), self.triangle_element[keep])
-        scene._facing_data = None
         return scene
 
     def cast(self, origins: np.ndarray, directions: np.ndarray) -> RayHits:
