@@ -18,7 +18,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,6 @@ class DetectorProcess:
         self._process = context.Process(target=_serve, args=(child, str(path) if path else None, tile_size),
                                          name="sitetwin-detector", daemon=True)
         self._lock = threading.Lock()
-        started = time.perf_counter()
         self._process.start()
         child.close()
         if not self._connection.poll(START_TIMEOUT):
@@ -92,7 +90,6 @@ class DetectorProcess:
         self.tile_size: int = payload["tile_size"]
         self.confidence: float = payload["confidence"]
         self.reliability: dict[str, float] = payload["reliability"]
-        self.start_seconds = time.perf_counter() - started
 
     @property
     def alive(self) -> bool:
