@@ -225,11 +225,6 @@ def points_scores(points: np.ndarray, poses: list[Pose], distance: np.ndarray,
     return np.minimum(sampled, truncation).mean(axis=1, dtype=np.float64)
 
 
-def pose_score(scene, pose: Pose, distance: np.ndarray, truncation: float = EDGE_TRUNCATION) -> float:
-    """Mean truncated edge distance of the boundaries rendered at ``pose`` (lower is better)."""
-    return points_score(boundary_points(scene, pose, distance.shape[1]), pose, distance, truncation)
-
-
 def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
     """(C,) :data:`PRIOR_WEIGHT` × squared departure of each pose from ``prior`` in σ units
     (x and y in :data:`PRIOR_SIGMA_M`, yaw in :data:`PRIOR_SIGMA_YAW`)."""
