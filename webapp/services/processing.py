@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -72,6 +72,10 @@ def believed_built(session: Session, project_id: int, global_ids: list[str]) -> 
 #: Above this many GlobalIds (or frames) a query reads the whole project's rows and filters them here
 #: instead of binding an IN list: PostgreSQL takes at most 65,535 bound parameters per statement.
 IN_LIMIT = 5000
+
+#: Frames read and queued for the detector ahead of the one being registered. With one, the
+#: detector sat idle whenever a frame took longer to register than the next took to detect.
+DETECT_AHEAD = 2
 
 
 def _matching(session: Session, query, column, values: Collection) -> list:
@@ -187,8 +191,8 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
                     ) -> list[RegisteredFrame]:
     """Read, detect and register the frames ``indices`` of a capture (any subset: a chunk).
 
-    A pipeline of two stages: while one frame is registered (ray casting and NumPy), the next is
-    read and sent to the detector on a second thread. With a
+    A pipeline of two stages: while one frame is registered (ray casting and NumPy), the next
+    ``DETECT_AHEAD`` are read and sent to the detector on a second thread. With a
     :class:`vision.detector_process.DetectorProcess` the two run on two cores; with a detector in
     this process they mostly take turns, as ray casts and ultralytics both hold the GIL.
     """
@@ -216,11 +220,12 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
     out = []
     indices = list(indices)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitetwin-detect") as pool:
-        upcoming = pool.submit(read_and_detect, indices[0]) if indices else None
+        # Two frames queued ahead: the detector never waits for a frame that is slow to register.
+        upcoming = deque(pool.submit(read_and_detect, k) for k in indices[:DETECT_AHEAD])
         for done, k in enumerate(indices, start=1):
-            sha256, image, detections, timing = upcoming.result()
-            if done < len(indices):
-                upcoming = pool.submit(read_and_detect, indices[done])
+            sha256, image, detections, timing = upcoming.popleft().result()
+            if done + DETECT_AHEAD - 1 < len(indices):
+                upcoming.append(pool.submit(read_and_detect, indices[done + DETECT_AHEAD - 1]))
             t0 = time.perf_counter()
             result = register_frame(twin, scene, image, manifest.frames[k].pose_prior, believed, detections,
                                     refine=refine, reliability=getattr(detector, "reliability", None))
@@ -282,28 +287,30 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         capture.storey_global_id = manifest.storey
         capture.started_at = manifest.started_at
         session.flush()
+        rows = [Frame(capture_id=capture.id, index=frame.index, sha256=sha256, taken_at=frame.timestamp,
+                      file=_store_frame(capture_dir / frame.file, sha256, data_dir), width=shape[1], height=shape[0],
+                      pose_prior=frame.pose_prior.as_list(), pose=result.pose.as_list(),
+                      registration={"score": result.score, "prior_score": result.prior_score})
+                for frame, sha256, shape, result in registered]
+        session.add_all(rows)
+        session.flush()  # frame ids for the observations
+        # Observations in bulk (one executemany, not an ORM object each): a frame has one per element
+        # that could have been seen, hundreds, and as objects they cost a tenth of the processing time.
         counts = Counter()
         touched: set[str] = set()
         observation_rows = []
-        for frame, sha256, shape, result in registered:
-            row = Frame(capture_id=capture.id, index=frame.index, file=_store_frame(capture_dir / frame.file, sha256,
-                                                                                    data_dir),
-                        sha256=sha256, taken_at=frame.timestamp, width=shape[1], height=shape[0],
-                        pose_prior=frame.pose_prior.as_list(), pose=result.pose.as_list(),
-                        registration={"score": result.score, "prior_score": result.prior_score})
-            session.add(row)
-            session.flush()
+        for row, (_, _, _, result) in zip(rows, registered, strict=True):
             for obs in result.observations:
                 gid = twin.elements[obs.row].global_id
                 counts[obs.kind] += 1
                 if obs.kind != "not_visible":
                     touched.add(gid)
-                observation_rows.append(Observation(
-                    project_id=project.id, frame_id=row.id, global_id=gid, kind=obs.kind, stage=obs.stage,
-                    confidence=obs.confidence, visible_pixels=obs.visible_pixels,
-                    region=list(obs.region) if obs.region else None))
-        session.add_all(observation_rows)
-        session.flush()
+                observation_rows.append({
+                    "project_id": project.id, "frame_id": row.id, "global_id": gid, "kind": obs.kind,
+                    "stage": obs.stage, "confidence": obs.confidence, "visible_pixels": obs.visible_pixels,
+                    "region": list(obs.region) if obs.region else None})
+        if observation_rows:
+            session.execute(insert(Observation), observation_rows)
         final_stages = {e.global_id: taxonomy.BY_NAME[e.tracked_class].final_stage
                         for e in twin.elements if e.tracked_class}
         changes = refuse(session, project.id, touched, final_stages, capture.id, manifest.started_at) if touched else 0
