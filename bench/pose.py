@@ -33,15 +33,6 @@ from vision import register  # noqa: E402
 from vision.detect import load_detector  # noqa: E402
 from vision.pose import Pose  # noqa: E402
 
-#: (label, generate_building keyword arguments): bench/threshold.py's tuning layouts, plus a gable
-#: roof, a steel frame and both, so that the attic's rafters and steel sections weigh in the choice.
-POSE_TUNING_LAYOUTS = (*((str(seed), dict(storeys=storeys, bays=bays, seed=seed))
-                         for storeys, bays, seed in TUNING_LAYOUTS),
-                       ("953 gable", dict(storeys=1, bays=(4, 2), seed=953, roof="gable")),
-                       ("959 steel", dict(storeys=2, bays=(3, 2), seed=959, structure="steel")),
-                       ("961 steel gable", dict(storeys=2, bays=(2, 2), seed=961, roof="gable",
-                                                structure="steel")))
-
 
 def record_frames(path: Path, detector, walks: int, frames: int, work_dir: Path) -> list[dict]:
     """Run ``evaluate`` on ``path`` and keep every registered frame's inputs and true pose."""
@@ -96,7 +87,7 @@ def main() -> None:
     detector = load_detector()
     recorded = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, spec in POSE_TUNING_LAYOUTS:
+        for label, spec in TUNING_LAYOUTS:
             path = Path(tmp) / f"pose-{spec['seed']}.ifc"
             generate_building(path, **spec)
             work_dir = Path(tmp) / f"work-{spec['seed']}"

@@ -67,7 +67,9 @@ class Detector:
     #: Detections scoring below this are dropped: the model card's operating threshold (chosen on
     #: tuning layouts, never the reported ones, see docs/detector.md) or ultralytics' default.
     confidence: float = 0.25
-    iou: float = 0.5
+    #: IoU above which the detector's NMS keeps only the better of two boxes of one class in a tile:
+    #: the model card's (chosen with the threshold, docs/detector.md) or ultralytics' default.
+    iou: float = 0.7
     device: str = "cpu"
     #: Tracked class → how reliably the detector finds an installed element of it, in [0, 1]: the
     #: held-out mAP50 of its model card (best stage label). Registration scales the evidence of an
@@ -120,7 +122,8 @@ def load_detector(path: str | os.PathLike | None = None, tile_size: int | None =
     size = tile_size or int(getattr(model, "overrides", {}).get("imgsz") or 320)
     card = model_card(path)
     return Detector(model, path, tile_size=size, device=device, reliability=class_reliability(card),
-                    confidence=float(card.get("confidence", Detector.confidence)))
+                    confidence=float(card.get("confidence", Detector.confidence)),
+                    iou=float(card.get("iou", Detector.iou)))
 
 
 def model_card(weights: Path) -> dict:
@@ -167,7 +170,8 @@ def detect_frame(image: np.ndarray, detector: Detector, merge_iou: float = 0.45)
         return []
     regions = np.array([c.region for c in candidates])
     keep = merge_regions(regions, np.array([c.confidence for c in candidates]),
-                         np.array([c.label for c in candidates]), width, merge_iou)
+                         np.array([c.label for c in candidates]), width, merge_iou,
+                         tiles=np.array([c.tile for c in candidates]))
     return [candidates[i] for i in keep]
 
 

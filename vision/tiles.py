@@ -138,11 +138,18 @@ def region_iou(a: np.ndarray, b: np.ndarray, width: int) -> float:
 
 
 def merge_regions(regions: np.ndarray, scores: np.ndarray, labels: np.ndarray, width: int,
-                  iou: float = 0.45) -> np.ndarray:
-    """Indices kept by class-wise greedy NMS over panorama regions (highest score first)."""
+                  iou: float = 0.45, tiles: np.ndarray | None = None) -> np.ndarray:
+    """Indices kept by class-wise greedy NMS over panorama regions (highest score first).
+
+    tiles: the view each region was detected in. Two regions of one tile are never merged: the
+    detector's own NMS already kept them apart, and in a tile that sees a row of alike elements
+    (rafters, joists, a run of columns) their boxes overlap by more than ``iou``; only the same
+    object seen in two overlapping tiles is a duplicate."""
     order = np.argsort(-np.asarray(scores), kind="stable")
+    tiles = np.full(len(regions), -1) if tiles is None else np.asarray(tiles)
     kept: list[int] = []
     for i in order:
-        if all(labels[j] != labels[i] or region_iou(regions[i], regions[j], width) < iou for j in kept):
+        if all(labels[j] != labels[i] or (tiles[i] >= 0 and tiles[j] == tiles[i])
+               or region_iou(regions[i], regions[j], width) < iou for j in kept):
             kept.append(int(i))
     return np.array(kept, dtype=int)

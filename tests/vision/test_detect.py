@@ -29,18 +29,20 @@ def test_missing_weights_are_a_clear_error(tmp_path):
         load_detector(tmp_path / "none.pt")
 
 
-def test_the_model_card_sets_the_operating_threshold_and_weights_without_one_get_the_default(tmp_path):
+def test_the_model_card_sets_the_operating_thresholds_and_weights_without_one_get_the_defaults(tmp_path):
     import json
     import shutil
 
     bare = tmp_path / "bare.pt"
     shutil.copyfile(BUNDLED_WEIGHTS, bare)
     assert load_detector(bare).confidence == 0.25 and load_detector(bare).reliability == {}
+    assert load_detector(bare).iou == 0.7  # ultralytics' own default
     carded = tmp_path / "carded.pt"
     shutil.copyfile(BUNDLED_WEIGHTS, carded)
-    carded.with_suffix(".json").write_text(json.dumps({"confidence": 0.4, "map50": {"wall_framed": 0.5}}))
+    carded.with_suffix(".json").write_text(json.dumps(
+        {"confidence": 0.4, "iou": 0.6, "map50": {"wall_framed": 0.5}}))
     loaded = load_detector(carded)
-    assert loaded.confidence == 0.4 and loaded.reliability == {"wall": 0.5}
+    assert loaded.confidence == 0.4 and loaded.iou == 0.6 and loaded.reliability == {"wall": 0.5}
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,20 @@ def test_the_same_object_seen_in_two_overlapping_tiles_is_merged():
     assert list(kept) == [0]
     # Different classes in the same place are both kept.
     assert len(merge_regions(np.array(boxes), np.array([0.9, 0.8]), np.array([3, 4]), WIDTH)) == 2
+    # Told the tiles, it still merges the two: they come from different tiles.
+    assert list(merge_regions(np.array(boxes), np.array([0.9, 0.8]), np.array([3, 3]), WIDTH,
+                              tiles=np.array([0, 1]))) == [0]
+
+
+def test_overlapping_boxes_of_one_tile_are_not_merged_again():
+    # Two rafters side by side in one tile overlap by more than the merge IoU; the tile's NMS kept
+    # both, and they are two elements, not one seen twice.
+    a = tile_box_to_region(0, [100, 40, 160, 200], SIZE, WIDTH)
+    b = tile_box_to_region(0, [112, 40, 172, 200], SIZE, WIDTH)
+    assert region_iou(a, b, WIDTH) > 0.45
+    scores, labels = np.array([0.9, 0.8]), np.array([4, 4])
+    assert sorted(merge_regions(np.array([a, b]), scores, labels, WIDTH, tiles=np.array([0, 0]))) == [0, 1]
+    assert list(merge_regions(np.array([a, b]), scores, labels, WIDTH, tiles=np.array([0, 1]))) == [0]
 
 
 regions = st.tuples(st.floats(0, 1000), st.floats(0, 400), st.floats(1, 300), st.floats(1, 100)).map(
