@@ -70,7 +70,8 @@ NOTES = """## Reading the figures
   - F1 ranges from 0.68 (IfcOpenHouse: 18 roof beams, 5 found) to 1.00; FZK-Haus's rafters are
     found 57 % of the time.
   - Pose is 1–13 cm where walls and slabs are found, and 44 cm on the scheduling task. That
-    model is a box of stud-framed walls whose periodic studs score better than the true pose: checked frame by frame, the truth scores worse than the pose found.
+    model is a box of stud-framed walls whose periodic studs score better than the true pose:
+    checked frame by frame, the truth scores worse than the pose found.
 - **Not walkable.** Walks and training views stand only on slabs, floor coverings and footings,
   not on whatever lies near a storey's elevation. Five models have no walk:
   - **Office_A** models no floor slabs (a walk once stood on top of level 1's suspended
