@@ -1,4 +1,5 @@
-"""Choose the pose search's prior weight, first-level truncation and edge-map shift on tuning layouts.
+"""Choose the pose search's settings on tuning layouts: the prior's weight and tilt σ, the
+first-level truncation, the edge-map shift and the support width.
 
 Every frame of ``sitetwin evaluate`` walks over the tuning layouts is recorded once (the image, its
 prior, what was believed built, the detections, the true pose); then each setting re-registers
@@ -7,7 +8,8 @@ p90, cm and degrees) and the CPU seconds of registration. The layouts are neithe
 (``vision.dataset.TRAIN_LAYOUTS``) nor reported in docs/accuracy.md.
 
     .venv/bin/python bench/pose.py [--walks 4] [--frames 8] [--prior-weight 0.02 0.05 0.1]
-                                   [--coarse-truncation 24 12] [--edge-shift 0.25] [--write]
+                                   [--coarse-truncation 24 12] [--edge-shift 0.25] [--tilt-sigma 0 1]
+                                   [--write]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 import tempfile
 import time
@@ -82,6 +85,9 @@ def main() -> None:
     parser.add_argument("--coarse-truncation", type=float, nargs="+", default=[24.0, 12.0])
     parser.add_argument("--edge-shift", type=float, nargs="+", default=[register.EDGE_SHIFT])
     parser.add_argument("--support-width", type=int, nargs="+", default=[register.SUPPORT_WIDTH])
+    parser.add_argument("--tilt-sigma", type=float, nargs="+",
+                        default=[math.degrees(register.PRIOR_SIGMA_TILT)],
+                        help="the prior's pitch/roll σ in degrees (0: no tilt term)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     detector = load_detector()
@@ -94,20 +100,22 @@ def main() -> None:
             recorded[label] = record_frames(path, detector, args.walks, args.frames, work_dir)
             print(f"recorded {label}: {len(recorded[label])} frames", file=sys.stderr)
         defaults = (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
-                    register.SUPPORT_WIDTH)
+                    register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT)
         rows = []
         try:
-            for weight, truncation, shift, support in itertools.product(
-                    args.prior_weight, args.coarse_truncation, args.edge_shift, args.support_width):
+            for weight, truncation, shift, support, tilt in itertools.product(
+                    args.prior_weight, args.coarse_truncation, args.edge_shift, args.support_width,
+                    args.tilt_sigma):
                 register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = weight, truncation
                 register.EDGE_SHIFT, register.SUPPORT_WIDTH = shift, support
+                register.PRIOR_SIGMA_TILT = math.radians(tilt) if tilt else math.inf
                 per_layout, cpu = {}, 0.0
                 for label, records in recorded.items():
                     per_layout[label], seconds = pose_errors(records)
                     cpu += seconds
                 every = np.concatenate(list(per_layout.values()))
                 rows.append(dict(prior_weight=weight, coarse_truncation=truncation, edge_shift=shift,
-                                 support_width=support,
+                                 support_width=support, tilt_sigma_deg=tilt,
                                  median_cm=float(np.median(every[:, 0])),
                                  p90_cm=float(np.percentile(every[:, 0], 90)),
                                  median_deg=float(np.median(every[:, 1])), cpu_s_per_frame=cpu / len(every),
@@ -116,20 +124,21 @@ def main() -> None:
                 print(json.dumps(rows[-1]), file=sys.stderr)
         finally:
             (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
-             register.SUPPORT_WIDTH) = defaults
+             register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT) = defaults
     frames = sum(len(r) for r in recorded.values())
     lines = [f"`bench/pose.py --walks {args.walks} --frames {args.frames}`: {frames} frames of "
              f"{len(recorded)} tuning layouts ({', '.join(recorded)}), each re-registered under every "
              "setting. "
              f"In use: prior weight {defaults[0]}, first-level truncation {defaults[1]:g} px, "
-             f"edge-map shift {defaults[2]:g} px, support width {defaults[3]} px.", "",
+             f"edge-map shift {defaults[2]:g} px, support width {defaults[3]} px, "
+             f"tilt σ {math.degrees(defaults[4]):g}°.", "",
              "| prior weight | first-level truncation (px) | edge shift (px) | support width (px) | "
-             "median cm | p90 cm | median ° | CPU s/frame | "
+             "tilt σ (°) | median cm | p90 cm | median ° | CPU s/frame | "
              + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
     for row in rows:
         lines.append(f"| {row['prior_weight']:g} | {row['coarse_truncation']:g} | {row['edge_shift']:g} | "
-                     f"{row['support_width']} | "
+                     f"{row['support_width']} | {row['tilt_sigma_deg']:g} | "
                      f"{row['median_cm']:.1f} | "
                      f"{row['p90_cm']:.1f} | {row['median_deg']:.2f} | {row['cpu_s_per_frame']:.2f} | "
                      + " | ".join(f"{m:.1f} / {p:.1f}" for m, p in row["layouts"].values()) + " |")

@@ -3,9 +3,10 @@
 1. **Pose refinement** by render-and-compare: the element boundaries of the believed-built twin,
    rendered from a candidate pose, should fall on edges of the photograph. Each candidate is
    scored by the mean (truncated) distance from its rendered boundary pixels to the nearest image
-   edge (a Canny edge map's distance transform), and a coarse-to-fine search over x, y and yaw
-   around the prior keeps the best. Height, pitch and roll come from the prior (a helmet camera's
-   IMU knows the vertical well).
+   edge (a Canny edge map's distance transform), plus how unlikely the pose is under the prior
+   (:func:`prior_penalty`), and a coarse-to-fine search over x, y and yaw, then pitch and roll,
+   around the prior keeps the best. Height comes from the prior, and pitch and roll stay within
+   a few degrees of it (a helmet camera's IMU knows the vertical well).
 2. **Projection with occlusion**: at the refined pose, rays pass through elements not believed
    built and stop at the first one believed built; every element met on the way is visible at
    that pixel. Occlusion counts only elements believed built (the fused status, plus what this
@@ -81,6 +82,13 @@ TOP_K = 2
 #: and yaw (radians).
 PRIOR_SIGMA_M = 0.3
 PRIOR_SIGMA_YAW = math.radians(5.0)
+#: ... and of its pitch and roll (radians): the IMU's gravity direction. Without this term in the
+#: prior a tilt step was free, and the first search level (1.5° steps, coarse truncation) sometimes
+#: took one the wrong way that the finer levels' halving steps could not undo, so the position
+#: was fitted to a tilted camera. Chosen by bench/pose.py on the tuning layouts (200 frames; median
+#: / p90 cm, median °) by the lower median, p90 breaking a tie within 0.1 cm: no tilt term 2.8 /
+#: 37.3 / 0.22°, 0.5° 3.5 / 35.9, 1° 2.6 / 29.2 / 0.19°, 2° 2.6 / 36.1 (the simulator's IMU is 1°).
+PRIOR_SIGMA_TILT = math.radians(1.0)
 #: Weight of the prior in a pose's score, in pixels of mean edge distance per σ² of departure: the
 #: search maximises edge agreement and the prior's likelihood together (a MAP estimate), so a frame
 #: with few elements to anchor on does not wander a metre off to the nearest wrong edges. Chosen
@@ -227,10 +235,13 @@ def points_scores(points: np.ndarray, poses: list[Pose], distance: np.ndarray,
 
 def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
     """(C,) :data:`PRIOR_WEIGHT` × squared departure of each pose from ``prior`` in σ units
-    (x and y in :data:`PRIOR_SIGMA_M`, yaw in :data:`PRIOR_SIGMA_YAW`)."""
-    offsets = np.array([(p.x - prior.x, p.y - prior.y, p.yaw - prior.yaw) for p in poses])
+    (x and y in :data:`PRIOR_SIGMA_M`, yaw in :data:`PRIOR_SIGMA_YAW`, pitch and roll in
+    :data:`PRIOR_SIGMA_TILT`)."""
+    offsets = np.array([(p.x - prior.x, p.y - prior.y, p.yaw - prior.yaw, p.pitch - prior.pitch,
+                         p.roll - prior.roll) for p in poses])
     yaw = np.remainder(offsets[:, 2] + math.pi, math.tau) - math.pi
-    squared = np.square(offsets[:, :2]).sum(axis=1) / PRIOR_SIGMA_M ** 2 + np.square(yaw / PRIOR_SIGMA_YAW)
+    squared = (np.square(offsets[:, :2]).sum(axis=1) / PRIOR_SIGMA_M ** 2 + np.square(yaw / PRIOR_SIGMA_YAW)
+               + np.square(offsets[:, 3:]).sum(axis=1) / PRIOR_SIGMA_TILT ** 2)
     return PRIOR_WEIGHT * squared
 
 

@@ -240,13 +240,16 @@ def test_scoring_many_poses_at_once_samples_the_edge_map_bilinearly(sample, view
 
 
 def test_the_prior_penalty_grows_with_departure_in_sigmas_and_wraps_yaw():
-    from vision.register import PRIOR_SIGMA_M, PRIOR_SIGMA_YAW, PRIOR_WEIGHT, prior_penalty
+    from vision.register import PRIOR_SIGMA_M, PRIOR_SIGMA_TILT, PRIOR_SIGMA_YAW, PRIOR_WEIGHT, prior_penalty
 
-    prior = Pose(1.0, 2.0, 1.7, yaw=math.pi - 0.01)
-    penalty = prior_penalty([prior, Pose(1.0 + PRIOR_SIGMA_M, 2.0, 1.7, yaw=prior.yaw),
-                             Pose(1.0, 2.0 - 2 * PRIOR_SIGMA_M, 1.7, yaw=prior.yaw),
-                             Pose(1.0, 2.0, 1.7, yaw=prior.yaw + PRIOR_SIGMA_YAW - 2 * math.pi)], prior)
-    np.testing.assert_allclose(penalty, [0.0, PRIOR_WEIGHT, 4 * PRIOR_WEIGHT, PRIOR_WEIGHT], atol=1e-9)
+    prior = Pose(1.0, 2.0, 1.7, yaw=math.pi - 0.01, pitch=0.01)
+    penalty = prior_penalty([prior, Pose(1.0 + PRIOR_SIGMA_M, 2.0, 1.7, yaw=prior.yaw, pitch=0.01),
+                             Pose(1.0, 2.0 - 2 * PRIOR_SIGMA_M, 1.7, yaw=prior.yaw, pitch=0.01),
+                             Pose(1.0, 2.0, 1.7, yaw=prior.yaw + PRIOR_SIGMA_YAW - 2 * math.pi, pitch=0.01),
+                             Pose(1.0, 2.0, 1.7, yaw=prior.yaw, pitch=0.01 - PRIOR_SIGMA_TILT,
+                                  roll=2 * PRIOR_SIGMA_TILT)], prior)
+    np.testing.assert_allclose(penalty, [0.0, PRIOR_WEIGHT, 4 * PRIOR_WEIGHT, PRIOR_WEIGHT, 5 * PRIOR_WEIGHT],
+                               atol=1e-9)
 
 
 def test_a_frame_without_edges_keeps_its_prior(sample):
