@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from twin import taxonomy
-from vision.tiles import VIEWS, cut_tiles, merge_regions, tile_box_to_region
+from vision.tiles import VIEWS, cut_tiles, merge_regions, tile_boxes_to_regions
 
 BUNDLED_WEIGHTS = Path(__file__).with_name("weights") / "sitetwin-det.pt"
 
@@ -160,19 +160,16 @@ def detect_frame(image: np.ndarray, detector: Detector, merge_iou: float = 0.45)
     width = image.shape[1]
     tiles = cut_tiles(image, detector.tile_size)
     per_tile = infer_tiles(tiles, detector)
-    candidates = []
-    for view, (boxes, scores, labels) in enumerate(per_tile):
-        for box, score, label in zip(boxes, scores, labels, strict=True):
-            region = tile_box_to_region(view, box, detector.tile_size, width)
-            candidates.append(Detection(int(label), float(score), view, tuple(float(b) for b in box),
-                                        tuple(float(r) for r in region)))
-    if not candidates:
+    found = [(np.full(len(boxes), view), boxes, scores, labels)
+             for view, (boxes, scores, labels) in enumerate(per_tile) if len(boxes)]
+    if not found:
         return []
-    regions = np.array([c.region for c in candidates])
-    keep = merge_regions(regions, np.array([c.confidence for c in candidates]),
-                         np.array([c.label for c in candidates]), width, merge_iou,
-                         tiles=np.array([c.tile for c in candidates]))
-    return [candidates[i] for i in keep]
+    views, boxes, scores, labels = (np.concatenate(column) for column in zip(*found, strict=True))
+    regions = np.concatenate([tile_boxes_to_regions(int(view[0]), tile_boxes, detector.tile_size, width)
+                              for view, tile_boxes, _, _ in found])
+    keep = merge_regions(regions, scores, labels, width, merge_iou, tiles=views)
+    return [Detection(int(labels[i]), float(scores[i]), int(views[i]), tuple(boxes[i].astype(float).tolist()),
+                      tuple(regions[i].tolist())) for i in keep]
 
 
 def warm_up(detector: Detector) -> None:

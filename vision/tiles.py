@@ -91,50 +91,65 @@ def cut_tiles(panorama: np.ndarray, size: int = 320) -> np.ndarray:
                      for mu, mv in zip(maps_u, maps_v, strict=True)])
 
 
-def tile_box_to_region(view: int, box, size: int, width: int, samples: int = 8) -> np.ndarray:
-    """Panorama region ``[u0, v0, u1, v1]`` covered by a tile box ``[x0, y0, x1, y1]`` (tile pixels).
+def tile_boxes_to_regions(view: int, boxes, size: int, width: int, samples: int = 8) -> np.ndarray:
+    """(K, 4) panorama regions ``[u0, v0, u1, v1]`` covered by tile boxes ``[x0, y0, x1, y1]``
+    (K, 4) of view ``view`` (tile pixels), all at once.
 
-    Points along the box's edges go to the sphere and into the panorama. A region crossing the
-    panorama's left/right seam has u1 > width (u continues past the seam).
+    Points along each box's edges go to the sphere and into the panorama. A region crossing the
+    panorama's left/right seam has u1 > width (u continues past the seam); a box around a pole
+    spans every longitude, up to the top (or down to the bottom) row.
     """
-    x0, y0, x1, y1 = (float(b) for b in box)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    x0, y0, x1, y1 = (boxes[:, [k]] for k in range(4))  # (K, 1) each
     t = np.linspace(0.0, 1.0, samples)
-    xs = np.concatenate([x0 + (x1 - x0) * t, np.full(samples, x1), x1 - (x1 - x0) * t, np.full(samples, x0)])
-    ys = np.concatenate([np.full(samples, y0), y0 + (y1 - y0) * t, np.full(samples, y1), y1 - (y1 - y0) * t])
-    xs = np.append(xs, (x0 + x1) / 2)
-    ys = np.append(ys, (y0 + y1) / 2)
-    camera = TileGeometry(size).directions(xs, ys) @ view_rotation(view).T
-    u, v = direction_to_pixel(camera, width)
-    centre = u[-1]
-    u = centre + ((u - centre + width / 2) % width) - width / 2  # unwrap around the box centre
-    _, height = panorama_size(width)
-    region = np.array([u.min(), max(v.min(), -0.5), u.max(), min(v.max(), height - 0.5)])
-    # A box around a pole spans every longitude, up to the top (or down to the bottom) row.
+    ones = np.ones(samples)
+    xs = np.hstack([x0 + (x1 - x0) * t, x1 * ones, x1 - (x1 - x0) * t, x0 * ones, (x0 + x1) / 2])
+    ys = np.hstack([y0 * ones, y0 + (y1 - y0) * t, y1 * ones, y1 - (y1 - y0) * t, (y0 + y1) / 2])
     tile = TileGeometry(size)
-    for pole, row in ((1.0, 0), (-1.0, 2)):
-        px, py, front = tile.pixels(view_rotation(view).T @ np.array([0.0, 0.0, pole]))
-        if front and x0 <= px <= x1 and y0 <= py <= y1:
-            region[0], region[2] = -0.5, width - 0.5
-            region[1 if row == 0 else 3] = -0.5 if row == 0 else height - 0.5
-    if region[0] < -0.5:
-        region[[0, 2]] += width
-    return region
+    rotation = view_rotation(view)
+    u, v = direction_to_pixel(tile.directions(xs, ys) @ rotation.T, width)  # (K, 4 samples + 1)
+    centre = u[:, -1:]
+    u = centre + ((u - centre + width / 2) % width) - width / 2  # unwrap around each box's centre
+    _, height = panorama_size(width)
+    regions = np.column_stack([u.min(axis=1), np.maximum(v.min(axis=1), -0.5), u.max(axis=1),
+                               np.minimum(v.max(axis=1), height - 0.5)])
+    for pole, side in ((1.0, 1), (-1.0, 3)):
+        px, py, front = tile.pixels(rotation.T @ np.array([0.0, 0.0, pole]))
+        if front:
+            around = (x0[:, 0] <= px) & (px <= x1[:, 0]) & (y0[:, 0] <= py) & (py <= y1[:, 0])
+            regions[around, 0], regions[around, 2] = -0.5, width - 0.5
+            regions[around, side] = -0.5 if side == 1 else height - 0.5
+    regions[regions[:, 0] < -0.5, ::2] += width
+    return regions
+
+
+def tile_box_to_region(view: int, box, size: int, width: int, samples: int = 8) -> np.ndarray:
+    """Panorama region ``[u0, v0, u1, v1]`` of one tile box (see :func:`tile_boxes_to_regions`)."""
+    return tile_boxes_to_regions(view, box, size, width, samples)[0]
+
+
+def region_ious(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
+    """(N, M) IoU of panorama regions ``a`` (N, 4) and ``b`` (M, 4), taking the left/right seam
+    into account (in [0, 1])."""
+    a = np.asarray(a, np.float64).reshape(-1, 1, 4)
+    b = np.asarray(b, np.float64).reshape(1, -1, 4)
+    area = ((a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+            + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]))  # both areas: the union plus the overlap
+    iy = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0, None)
+    best = np.zeros(area.shape)
+    for shift in (-width, 0, width):
+        ix = np.clip(np.minimum(a[..., 2], b[..., 2] + shift) - np.maximum(a[..., 0], b[..., 0] + shift),
+                     0.0, None)
+        inter = ix * iy
+        best = np.maximum(best, inter / np.maximum(area - inter, 1e-12))
+    return best
 
 
 def region_iou(a: np.ndarray, b: np.ndarray, width: int) -> float:
     """IoU of two panorama regions, taking the left/right seam into account (symmetric, in [0, 1])."""
     if tuple(b) < tuple(a):  # a canonical order makes the floating-point result exactly symmetric
         a, b = b, a
-    best = 0.0
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    for shift in (-width, 0, width):
-        ix = min(a[2], b[2] + shift) - max(a[0], b[0] + shift)
-        iy = min(a[3], b[3]) - max(a[1], b[1])
-        if ix > 0 and iy > 0:
-            inter = ix * iy
-            best = max(best, inter / (area_a + area_b - inter))
-    return float(best)
+    return float(region_ious(a, b, width)[0, 0])
 
 
 def merge_regions(regions: np.ndarray, scores: np.ndarray, labels: np.ndarray, width: int,
@@ -145,11 +160,17 @@ def merge_regions(regions: np.ndarray, scores: np.ndarray, labels: np.ndarray, w
     detector's own NMS already kept them apart, and in a tile that sees a row of alike elements
     (rafters, joists, a run of columns) their boxes overlap by more than ``iou``; only the same
     object seen in two overlapping tiles is a duplicate."""
-    order = np.argsort(-np.asarray(scores), kind="stable")
+    regions = np.asarray(regions, np.float64).reshape(-1, 4)
+    labels = np.asarray(labels)
     tiles = np.full(len(regions), -1) if tiles is None else np.asarray(tiles)
+    overlap = region_ious(regions, regions, width)
+    overlap = np.maximum(overlap, overlap.T)  # exactly symmetric, whatever the rounding
+    other_tile = (tiles[:, None] != tiles[None, :]) | (tiles[:, None] < 0)
+    duplicate = (labels[:, None] == labels[None, :]) & other_tile & (overlap >= iou)
+    removed = np.zeros(len(regions), bool)
     kept: list[int] = []
-    for i in order:
-        if all(labels[j] != labels[i] or (tiles[i] >= 0 and tiles[j] == tiles[i])
-               or region_iou(regions[i], regions[j], width) < iou for j in kept):
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        if not removed[i]:
             kept.append(int(i))
+            removed |= duplicate[i]
     return np.array(kept, dtype=int)

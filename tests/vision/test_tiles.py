@@ -14,7 +14,9 @@ from vision.tiles import (
     cut_tiles,
     merge_regions,
     region_iou,
+    region_ious,
     tile_box_to_region,
+    tile_boxes_to_regions,
     view_rotation,
 )
 
@@ -97,3 +99,22 @@ def test_region_overlap_is_symmetric_and_bounded(a, b):
     assert region_iou(a, b, WIDTH) == region_iou(b, a, WIDTH)
     assert 0.0 <= region_iou(a, b, WIDTH) <= 1.0
     assert region_iou(a, a, WIDTH) == 1.0
+
+
+def test_a_batch_of_boxes_maps_and_overlaps_as_each_box_alone():
+    # Boxes anywhere in every view, including ones around the poles (views 8 and 9 look up and
+    # down) and across the panorama's seam (view 4 looks backwards).
+    rng = np.random.default_rng(3)
+    corners = np.sort(rng.uniform(0, SIZE, (40, 2, 2)), axis=1)
+    boxes = np.column_stack([corners[:, 0, 0], corners[:, 0, 1], corners[:, 1, 0] + 1, corners[:, 1, 1] + 1])
+    boxes[0] = [10, 10, SIZE - 10, SIZE - 10]  # contains the view's centre: a pole in views 8 and 9
+    everything = []
+    for view in range(len(VIEWS)):
+        batch = tile_boxes_to_regions(view, boxes, SIZE, WIDTH)
+        np.testing.assert_array_equal(batch, [tile_box_to_region(view, box, SIZE, WIDTH) for box in boxes])
+        everything.append(batch)
+    everything = np.concatenate(everything)
+    assert (everything[len(boxes) * 8, [0, 2]] == [-0.5, WIDTH - 0.5]).all()  # around the zenith
+    some = everything[::13]
+    np.testing.assert_allclose(region_ious(some, some, WIDTH),
+                               [[region_iou(a, b, WIDTH) for b in some] for a in some], atol=1e-12)
