@@ -220,7 +220,7 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
     out = []
     indices = list(indices)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitetwin-detect") as pool:
-        # Two frames queued ahead: the detector never waits for a frame that is slow to register.
+        # Frames queued ahead (DETECT_AHEAD): the detector never waits on a frame slow to register.
         upcoming = deque(pool.submit(read_and_detect, k) for k in indices[:DETECT_AHEAD])
         for done, k in enumerate(indices, start=1):
             sha256, image, detections, timing = upcoming.popleft().result()
