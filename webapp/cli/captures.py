@@ -73,7 +73,7 @@ def train_detector_command(out, config, epochs, images, seed, start_from, as_jso
 @with_appcontext
 def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_json: bool) -> None:
     """Detect, register, observe and fuse a capture directory (the upload format)."""
-    from vision.capture import CaptureError
+    from vision.capture import CaptureError, read_capture
     from vision.detect import DetectorError
     from vision.detector_process import DetectorProcess
     from webapp.extensions import db
@@ -83,7 +83,8 @@ def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_js
     ensure_database()
     try:
         # detection in its own process: it runs beside registration instead of taking turns with it
-        with DetectorProcess() as detector, progress_bar(None, f"processing {capture_dir.name}") as update:
+        frames = len(read_capture(capture_dir).frames)  # the bar's total; a malformed manifest stops here
+        with DetectorProcess() as detector, progress_bar(frames, f"processing {capture_dir.name}") as update:
             result = process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name, capture_dir,
                                      detector, refine=not no_refine, progress=update)
     except (CaptureError, NotFound, DetectorError) as error:
