@@ -95,20 +95,22 @@ class DetectorProcess:
     def alive(self) -> bool:
         return self._process.is_alive()
 
+    def _ended(self) -> DetectorError:
+        return DetectorError(f"the detector process ended (exit code {self._process.exitcode})")
+
     def _receive(self):
         try:
             return self._connection.recv()
         except (EOFError, OSError) as error:
-            raise DetectorError(f"the detector process ended (exit code {self._process.exitcode})") from error
+            raise self._ended() from error
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Detections on an RGB equirectangular frame, as :func:`vision.detect.detect_frame` gives."""
         with self._lock:
             try:
                 self._connection.send(np.ascontiguousarray(image))
-            except (BrokenPipeError, OSError) as error:
-                raise DetectorError(f"the detector process ended (exit code {self._process.exitcode})"
-                                    ) from error
+            except OSError as error:  # BrokenPipeError among them
+                raise self._ended() from error
             kind, payload = self._receive()
         if kind != "ok":
             raise DetectorError(f"detection failed in the detector process: {payload}")
