@@ -168,7 +168,7 @@ def detect_frame(image: np.ndarray, detector: Detector, merge_iou: float = 0.45)
     regions = np.concatenate([tile_boxes_to_regions(int(view[0]), tile_boxes, detector.tile_size, width)
                               for view, tile_boxes, _, _ in found])
     keep = merge_regions(regions, scores, labels, width, merge_iou, tiles=views)
-    return [Detection(int(labels[i]), float(scores[i]), int(views[i]), tuple(boxes[i].astype(float).tolist()),
+    return [Detection(int(labels[i]), float(scores[i]), int(views[i]), tuple(boxes[i].tolist()),
                       tuple(regions[i].tolist())) for i in keep]
 
 
