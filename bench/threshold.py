@@ -1,4 +1,5 @@
-"""Choose the detector's operating confidence threshold and NMS IoU on tuning layouts, and record them in the card.
+"""Choose the detector's operating confidence threshold and NMS IoU on tuning layouts, and record
+them in the card.
 
 Both trade recall against precision of the whole loop, so they are chosen by running
 ``sitetwin evaluate`` (the loop against ground truth) at each pair of candidates on generated
@@ -36,7 +37,8 @@ TUNING_LAYOUTS = (("913", dict(storeys=2, bays=(4, 2), seed=913)),
                   ("917", dict(storeys=1, bays=(3, 3), seed=917)),
                   ("953 gable", dict(storeys=1, bays=(4, 2), seed=953, roof="gable")),
                   ("959 steel", dict(storeys=2, bays=(3, 2), seed=959, structure="steel")),
-                  ("961 steel gable", dict(storeys=2, bays=(2, 2), seed=961, roof="gable", structure="steel")))
+                  ("961 steel gable", dict(storeys=2, bays=(2, 2), seed=961, roof="gable",
+                                           structure="steel")))
 
 
 def main() -> None:
