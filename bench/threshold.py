@@ -56,6 +56,7 @@ def main() -> None:
     weights = args.weights or weights_path()
     detector = load_detector(weights)
     table = []
+    labels = [label for label, _ in TUNING_LAYOUTS]
     with tempfile.TemporaryDirectory() as tmp:
         models = []
         for label, spec in TUNING_LAYOUTS:
@@ -70,12 +71,11 @@ def main() -> None:
                    **{key: round(sum(r["overall"][key] or 0.0 for r in reports) / len(reports), 3)
                       for key in ("precision", "recall", "f1")},
                    "pose_median_cm": round(sum(r["pose"]["median_cm"] for r in reports) / len(reports), 2),
-                   "f1_per_layout": {label: r["overall"]["f1"] for (label, _), r in zip(TUNING_LAYOUTS, reports,
-                                                                                        strict=True)}}
+                   "f1_per_layout": dict(zip(labels, (r["overall"]["f1"] for r in reports), strict=True))}
             table.append(row)
             print(json.dumps(row), file=sys.stderr)
     best = max(table, key=lambda row: (row["f1"], row["confidence"], -row["iou"]))
-    result = {"weights": str(weights), "layouts": [label for label, _ in TUNING_LAYOUTS], "table": table,
+    result = {"weights": str(weights), "layouts": labels, "table": table,
               "confidence": best["confidence"], "iou": best["iou"]}
     if args.write:
         card_path = weights.with_suffix(".json")
