@@ -47,8 +47,9 @@ FAR_PX = 3.0
 NOTES = [
     "Reading (2026-11-29): in attics the anchors' rafter boundaries lie 3.7 px from the photograph's "
     "edges on average at the true pose, against 0.6 px for walls against slabs below; 58 % have no edge "
-    "within 3 px. Frames drawn with both show two causes. Rafters not yet built are among the anchors: at "
-    "the prior, 0.3 m off with rafters 0.9 m apart, a detection of the rafter beside them fits their box; "
+    "within 3 px. Two attic frames drawn with both show two causes. Rafters not yet built are among the "
+    "anchors: at the prior, 0.3 m off with rafters 0.9 m apart, a detection of the rafter beside them fits "
+    "their box; "
     "they are drawn in the sky where the photograph has nothing. And the far rafters converge towards the "
     "gable, their boundaries closer together than the 512-px edge map resolves. Either gives a wrong pose "
     "something to win: about half the attic misses are score misses, half search misses.",
@@ -73,8 +74,9 @@ NOTES = [
     "168.7); ρ 0.7 2.3 / 43.5. Not monotonic in ρ: at 200 frames these differences are noise as much as "
     "signal, and the gables stay at 5–9 cm medians.",
     "",
-    "So the score, not the search, has to change for attics: for instance edges matched by orientation "
-    "(an oriented chamfer), or the detections' boxes of discrete members used in the score directly.",
+    "So the score and the anchors, more than the search, are what attics need changed. What to try "
+    "is open: the detections' boxes of discrete members (rafters) scored directly against their projected "
+    "boxes, or a two-sided score in which photograph edges that no rendered boundary explains cost too.",
 ]
 
 
