@@ -49,10 +49,9 @@ NOTES = [
     "edges on average at the true pose, against 0.6 px for walls against slabs below; 58 % have no edge "
     "within 3 px. Two attic frames drawn with both show two causes. Rafters not yet built are among the "
     "anchors: at the prior, 0.3 m off with rafters 0.9 m apart, a detection of the rafter beside them fits "
-    "their box; "
-    "they are drawn in the sky where the photograph has nothing. And the far rafters converge towards the "
-    "gable, their boundaries closer together than the 512-px edge map resolves. Either gives a wrong pose "
-    "something to win: about half the attic misses are score misses, half search misses.",
+    "their box; they are drawn in the sky where the photograph has nothing. And the far rafters converge "
+    "towards the gable, their boundaries closer together than the 512-px edge map resolves. Either gives a "
+    "wrong pose something to win: about half the attic misses are score misses, half search misses.",
     "",
     "Trials on the 200 tuning frames bench/pose.py records (median / p90 cm; in use 2.6 / 29.2, gable "
     "953 8.1 / 36.6, 961 8.9 / 89.6), each with a throwaway variant of `register_frame` or "
