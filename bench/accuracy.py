@@ -46,7 +46,10 @@ NOTES = """## Reading the figures
   settles one rafter along (its score there beats the truth's), and others miss the truth's basin
   in the first search level. Using the walk's continuity (a helmet's tracking drifts slowly, so
   one frame's correction predicts the next's) took 943's median from 7.4 to 5.5 cm on 34
-  recorded frames in a trial; it is not in the product (see docs/benchmarks.md).
+  recorded frames in a trial; it is not in the product (see docs/benchmarks.md). On the gable
+  tuning layouts, bench/attic.py finds 58 % of the attic's rafter boundaries with no image edge
+  within 3 px even at the true pose (unbuilt rafters among the anchors; far rafters closer together
+  than the edge map resolves), and half the attic misses are the score preferring a wrong pose.
 - **How to read the layouts.** 907 and 911 were used to diagnose registration in an earlier
   session, 929 to choose 8 visibility layers, and 943 to find why rafters were missed and why
   attic poses failed (below); 931–941 are untouched by any choice. The detector threshold and NMS
