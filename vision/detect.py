@@ -34,8 +34,8 @@ class Detection:
 
     label: index into :data:`twin.taxonomy.DETECTOR_LABELS`; name/tracked/stage from it.
     confidence: detector score in [0, 1]. tile: the tile (view) index; tile_box: [x0, y0, x1, y1]
-    pixels in that tile. region: [u0, v0, u1, v1] panorama pixels (u1 may exceed the width when the
-    region crosses the left/right seam).
+    pixels in that tile, which is ``tile_size`` pixels square. region: [u0, v0, u1, v1] panorama
+    pixels (u1 may exceed the width when the region crosses the left/right seam).
     """
 
     label: int
@@ -43,6 +43,7 @@ class Detection:
     tile: int
     tile_box: tuple[float, float, float, float]
     region: tuple[float, float, float, float]
+    tile_size: int
 
     @property
     def name(self) -> str:
@@ -169,7 +170,7 @@ def detect_frame(image: np.ndarray, detector: Detector, merge_iou: float = 0.45)
                               for view, tile_boxes, _, _ in found])
     keep = merge_regions(regions, scores, labels, width, merge_iou, tiles=views)
     return [Detection(int(labels[i]), float(scores[i]), int(views[i]), tuple(boxes[i].tolist()),
-                      tuple(regions[i].tolist())) for i in keep]
+                      tuple(regions[i].tolist()), detector.tile_size) for i in keep]
 
 
 def warm_up(detector: Detector) -> None:

@@ -14,8 +14,10 @@
 3. **Association and observations**: a detection supports an element of a compatible class when
    it covers most of the element's visible pixels (surfaces: walls, slabs, ceilings may share one
    detection) or, for discrete objects, when their boxes overlap one-to-one; and it supports the
-   element of its class whose pixel box it fits best (IoU ≥ :data:`BOX_MATCH_IOU`), which finds
-   the wall seen through an unbuilt one in front. Every element that
+   element of its class whose box it fits best (IoU ≥ :data:`BOX_MATCH_IOU`), which finds the wall
+   seen through an unbuilt one in front. Boxes are compared in the tile the detector saw the
+   element in (:func:`element_tile_boxes`): straight members off the horizon are curves in the
+   panorama, and one crossing its seam or passing overhead spans its whole width. Every element that
    could have been seen gets one observation: installed at the detected stage, absent (visible
    enough, nothing detected), or not visible (too few pixels, too far) — which is no evidence.
 
@@ -38,6 +40,7 @@ from vision.detect import Detection
 from vision.equirect import direction_to_pixel, world_rays
 from vision.pose import Pose, rotation_matrix
 from vision.render import RenderScene
+from vision.tiles import TileGeometry, panorama_in_tile
 
 #: Working width of the registration renders (pixels); the frame is resized to it.
 WORK_WIDTH = 512
@@ -355,17 +358,51 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
     return layers.reshape((max_layers,) + shape)
 
 
-def element_boxes(layers: np.ndarray, n: int) -> np.ndarray:
+def element_boxes(flat: np.ndarray, rows: np.ndarray, n: int, width: int) -> np.ndarray:
     """(4, n) pixel box (u0, v0, u1, v1; exclusive ends) of each element over all visibility layers,
-    in one pass (ufunc.at); elements not in view get an empty box (u0 > u1)."""
-    _, ys, xs = np.nonzero(layers >= 0)
-    ids = layers[layers >= 0]
+    in one pass (ufunc.at); elements not in view get an empty box (u0 > u1).
+
+    flat, rows: the visibility layers' entries, as flat pixel index (``v · width + u``) and element
+    row (:func:`layer_entries`)."""
+    ys, xs = np.divmod(flat, width)
     box = np.stack([np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).max),
                     np.full(n, -1), np.full(n, -1)])
-    np.minimum.at(box[0], ids, xs)
-    np.minimum.at(box[1], ids, ys)
-    np.maximum.at(box[2], ids, xs + 1)
-    np.maximum.at(box[3], ids, ys + 1)
+    np.minimum.at(box[0], rows, xs)
+    np.minimum.at(box[1], rows, ys)
+    np.maximum.at(box[2], rows, xs + 1)
+    np.maximum.at(box[3], rows, ys + 1)
+    return box
+
+
+def layer_entries(layers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of visibility layers (L, H, W): (flat pixel index ``v · W + u``, element row)."""
+    entries = layers >= 0
+    return np.flatnonzero(entries) % (layers.shape[1] * layers.shape[2]), layers[entries]
+
+
+def element_tile_boxes(flat: np.ndarray, rows: np.ndarray, n: int, view: int, width: int,
+                       tile_size: int) -> np.ndarray:
+    """(4, n) box (x0, y0, x1, y1; tile pixels) of each element's visible pixels that fall in the
+    tile of view ``view`` (:mod:`vision.tiles`, ``tile_size`` pixels): the box the detector, which
+    learnt boxes of what a tile shows, draws around it there. Elements not in the tile get an empty
+    box (x0 > x1).
+
+    flat, rows: the visibility layers' entries (:func:`layer_entries`) at panorama width ``width``.
+    Each pixel centre is padded by half a panorama pixel's footprint at the tile's centre.
+    """
+    lookup, coordinates = panorama_in_tile(view, width, tile_size)
+    slot = lookup[flat]
+    inside = slot >= 0
+    xy, rows = coordinates[slot[inside]], rows[inside]
+    box = np.stack([np.full(n, np.inf, np.float32), np.full(n, np.inf, np.float32),
+                    np.full(n, -np.inf, np.float32), np.full(n, -np.inf, np.float32)])
+    np.minimum.at(box[0], rows, xy[:, 0])
+    np.minimum.at(box[1], rows, xy[:, 1])
+    np.maximum.at(box[2], rows, xy[:, 0])
+    np.maximum.at(box[3], rows, xy[:, 1])
+    pad = np.float32(TileGeometry(tile_size).focal * math.pi / width)
+    box[:2] = np.maximum(box[:2] - pad, 0)
+    box[2:] = np.minimum(box[2:] + pad, tile_size)
     return box
 
 
@@ -398,14 +435,16 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     layers = visibility_layers(scene, origin, directions, believed)
     element = layers[0]
     n = len(twin.elements)
-    visible = np.bincount(layers[layers >= 0], minlength=n)
+    flat, entry_rows = layer_entries(layers)
+    visible = np.bincount(entry_rows, minlength=n)
     min_pixels = MIN_VISIBLE_SHARE * element.size
     tracked = [e.tracked_class for e in twin.elements]
     codes = {name: k for k, name in enumerate(taxonomy.CLASS_NAMES)}
     class_code = np.array([codes.get(t, -1) for t in tracked] + [-1], dtype=np.int16)  # last: a miss (-1)
     candidates = [r for r in np.flatnonzero(visible) if tracked[r] is not None and twin.elements[r].physical]
     scale = frame_width / work_width
-    box = element_boxes(layers, n) * scale  # (4, N) pixel box of each element at the frame's scale
+    box = element_boxes(flat, entry_rows, n, work_width) * scale  # (4, N) box of each element, frame pixels
+    tile_boxes: dict[tuple[int, int], np.ndarray] = {}  # (view, tile size) → (4, N) boxes in that tile
     candidate_rows = np.array(candidates, dtype=np.int64)
     candidate_code = class_code[candidate_rows]
     support: dict[int, tuple[float, Detection]] = {}  # element row → (best score, its detection)
@@ -442,10 +481,14 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             ok &= counts / crop.size >= 0.3
         for row, cover in zip(rows[ok].tolist(), coverage[ok].tolist(), strict=True):
             supports(row, det.confidence * min(1.0, cover), det)
-        # ... and the element whose box it fits: a wall seen through the door of an unbuilt wall
-        # in front gives its pixels to that nearer wall above, yet the box is the far wall's.
+        # ... and the element whose box it fits, compared in the detection's own tile (where the
+        # detector drew it): a wall seen through the door of an unbuilt wall in front gives its
+        # pixels to that nearer wall above, yet the box is the far wall's.
+        key = (det.tile, det.tile_size)
+        if key not in tile_boxes:
+            tile_boxes[key] = element_tile_boxes(flat, entry_rows, n, det.tile, work_width, det.tile_size)
         same = same_class[code]
-        iou = box_iou(np.asarray(det.region, np.float64), box[:, same])
+        iou = box_iou(np.asarray(det.tile_box, np.float64), tile_boxes[key][:, same])
         best = int(np.argmax(iou))
         if iou[best] >= BOX_MATCH_IOU:
             supports(int(same[best]), det.confidence * float(iou[best]), det)

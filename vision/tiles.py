@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.equirect import direction_to_pixel, panorama_size
+from vision.equirect import camera_directions, direction_to_pixel, panorama_size
 from vision.pose import rotation_matrix
 
 FOV_DEG = 90.0
@@ -89,6 +89,22 @@ def cut_tiles(panorama: np.ndarray, size: int = 320) -> np.ndarray:
     # BORDER_WRAP joins the left and right edges of the panorama.
     return np.stack([cv2.remap(panorama, mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
                      for mu, mv in zip(maps_u, maps_v, strict=True)])
+
+
+@functools.lru_cache(maxsize=32)
+def panorama_in_tile(view: int, width: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the pixel centres of a ``width``-wide panorama fall in view ``view``'s tile of ``size``
+    pixels: (H·W,) int64 lookup from a flat panorama pixel (``v · W + u``) to a row of the
+    (K, 2) float32 tile coordinates (x, y) of the K pixels inside the tile, -1 for those outside
+    (cached, read-only)."""
+    directions = camera_directions(width).reshape(-1, 3) @ view_rotation(view).astype(np.float32)
+    x, y, front = TileGeometry(size).pixels(directions)
+    inside = front & (x >= 0) & (x < size) & (y >= 0) & (y < size)
+    lookup = np.full(len(inside), -1, np.int64)
+    lookup[inside] = np.arange(int(inside.sum()))
+    coordinates = np.column_stack([x[inside], y[inside]]).astype(np.float32)
+    lookup.flags.writeable = coordinates.flags.writeable = False
+    return lookup, coordinates
 
 
 def tile_boxes_to_regions(view: int, boxes, size: int, width: int, samples: int = 8) -> np.ndarray:

@@ -6,12 +6,14 @@ import pytest
 from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from vision.detect import Detection
-from vision.equirect import world_rays
+from vision.equirect import pixel_to_direction, world_rays
 from vision.pose import Pose
-from vision.register import edge_distance, observe, refine_pose, visibility_layers
+from vision.register import BOX_MATCH_IOU, box_iou, edge_distance, observe, refine_pose, visibility_layers
 from vision.render import Appearance, render_equirect
+from vision.tiles import VIEWS, TileGeometry, tile_box_to_region, view_rotation
 
 WIDTH = 512
+TILE = 320
 
 
 def rows_of(twin, **match):
@@ -30,10 +32,24 @@ def view(sample):
     return pose, render, wall
 
 
-def detection_over(render, row, label):
+def detection_over(render, row, label, confidence=0.9):
+    """The detection a perfect detector makes of element ``row`` in the id render: the box of its
+    pixels (their corners) in the tile that sees most of them."""
     ys, xs = np.nonzero(render.element == row)
-    region = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-    return Detection(label, 0.9, 0, region, region)
+    corners = np.array([(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)])
+    directions = pixel_to_direction(xs[:, None] + corners[:, 0], ys[:, None] + corners[:, 1], WIDTH)
+    tile = TileGeometry(TILE)
+    best = (0, None, None)
+    for view in range(len(VIEWS)):
+        x, y, front = tile.pixels(directions @ view_rotation(view))
+        inside = front & (x >= 0) & (x <= TILE) & (y >= 0) & (y <= TILE)
+        if inside.sum() > best[0]:
+            x, y = x[inside], y[inside]
+            box = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+            best = (inside.sum(), view, box)
+    _, view, box = best
+    region = tuple(tile_box_to_region(view, box, TILE, WIDTH).tolist())
+    return Detection(label, confidence, view, box, region, TILE)
 
 
 def by_row(observations):
@@ -189,12 +205,36 @@ def test_a_wall_seen_through_an_unbuilt_wall_in_front_is_supported_by_the_box_th
     assert obs[wall].kind != INSTALLED
 
 
+def test_a_beam_overhead_is_matched_by_its_box_in_the_tile_that_saw_it(sample):
+    """A straight beam above the camera is a curve in the panorama, and a thin one: the detection's
+    box mapped from its tile to the panorama fits the beam's panorama box badly, and the beam fills
+    little of it. In the tile the detector saw it in, both are the boxes of a straight beam."""
+    _, twin, scene, _ = sample
+    aabb = twin.geometry.aabb
+    structure = rows_of(twin, tracked_class="beam") + rows_of(twin, tracked_class="column") + rows_of(
+        twin, tracked_class="slab")
+    state = scene.full_state() * 0
+    state[structure] = scene.full_state()[structure]  # the frame is up, nothing else built yet
+    beams = rows_of(twin, tracked_class="beam")
+    lowest = min(aabb[r, 2] for r in beams)
+    beam = max((r for r in beams if aabb[r, 2] < lowest + 0.5), key=lambda r: aabb[r, 3] - aabb[r, 0])
+    pose = Pose((aabb[beam, 0] + aabb[beam, 3]) / 2, (aabb[beam, 1] + aabb[beam, 4]) / 2 + 1.5,
+                aabb[beam, 2] - 2.0, yaw=0.3)
+    render = render_equirect(scene, pose, WIDTH, state)
+    det = detection_over(render, beam, taxonomy.LABEL_OF[("beam", 1)])
+    assert det.tile == VIEWS.index((0.0, math.pi / 2))  # the tile looking up
+    ys, xs = np.nonzero(render.element == beam)
+    panorama_box = np.array([[xs.min()], [ys.min()], [xs.max() + 1], [ys.max() + 1]], float)
+    assert box_iou(np.array(det.region), panorama_box)[0] < BOX_MATCH_IOU, "the test needs a curved beam"
+    obs = by_row(observe(twin, scene, pose, state.astype(bool), [det], WIDTH))
+    assert obs[beam].kind == INSTALLED
+
+
 def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_weighs_less(sample, view):
     _, twin, scene, _ = sample
     pose, render, wall = view
     believed = np.ones(len(twin.elements), bool)
-    weak = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 1)])
-    weak = Detection(weak.label, 0.05, weak.tile, weak.tile_box, weak.region)  # a barely confident detection
+    weak = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 1)], confidence=0.05)  # barely confident
     seen = by_row(observe(twin, scene, pose, believed, [weak], WIDTH))
     assert seen[wall].kind == INSTALLED and seen[wall].confidence > 0.5
     trusted = by_row(observe(twin, scene, pose, believed, [], WIDTH, reliability={"wall": 1.0}))

@@ -13,6 +13,7 @@ from vision.tiles import (
     TileGeometry,
     cut_tiles,
     merge_regions,
+    panorama_in_tile,
     region_iou,
     region_ious,
     tile_box_to_region,
@@ -34,6 +35,25 @@ def test_tile_to_sphere_to_tile_round_trips(view, x, y):
     back = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
     x2, y2, front = tile.pixels(back @ view_rotation(view))  # → tile pixel again
     assert front and abs(x2 - x) < 1e-6 and abs(y2 - y) < 1e-6
+
+
+def test_panorama_pixels_land_in_a_tile_where_the_tile_samples_them():
+    """panorama_in_tile inverts the tile's sampling: the panorama pixel a tile pixel samples lands
+    back on that tile pixel, and pixels outside the view are outside the tile."""
+    width, view = 256, 9
+    lookup, coordinates = panorama_in_tile(view, width, SIZE)
+    tile = TileGeometry(SIZE)
+    y, x = np.mgrid[6:SIZE - 6:7, 6:SIZE - 6:7] + 0.5  # away from the edges a pixel's neighbour may leave
+    u, v = direction_to_pixel(tile.directions(x, y) @ view_rotation(view).T, width)
+    flat = np.round(v).astype(int) * width + np.round(u).astype(int) % width
+    assert (lookup[flat] >= 0).all()
+    landed = coordinates[lookup[flat]]
+    footprint = tile.focal * 2 * math.pi / width  # tile pixels per panorama pixel at the centre; 2× at edges
+    assert np.abs(landed[..., 0] - x).max() < 2 * footprint
+    assert np.abs(landed[..., 1] - y).max() < 2 * footprint
+    horizon = (width // 4) * width + np.arange(width)  # the horizon row: nowhere in the tile looking down
+    assert (lookup[horizon] == -1).all()
+    assert len(coordinates) == (lookup >= 0).sum()
 
 
 def test_tiles_look_like_direct_perspective_renders(sample):
