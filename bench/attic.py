@@ -13,6 +13,9 @@ anchored the search on (believed built, plus what the frame's detections support
   truth's: a frame ending more than 10 cm off is a *search* miss if the truth scored better, a
   *score* miss if the pose found scored better.
 
+It also observes every frame from its true pose: built elements observed absent there are lost by
+the association of detections with elements, not by the pose.
+
 Frames on the layout's top storey (the attic, under the rafters) are reported apart.
 
     .venv/bin/python bench/attic.py [--walks 6] [--frames 8] [--write]
@@ -34,6 +37,7 @@ from bench_doc import write_section  # noqa: E402
 from pose import record_frames  # noqa: E402
 from threshold import TUNING_LAYOUTS  # noqa: E402
 
+from twin.fusion import ABSENT, INSTALLED  # noqa: E402
 from twin.generate import generate_building  # noqa: E402
 from vision import register  # noqa: E402
 from vision.detect import load_detector  # noqa: E402
@@ -134,9 +138,13 @@ def analyse(records: list[dict]) -> tuple[dict, list[dict]]:
             sums[2] += int((d > FAR_PX).sum())
         result = register.register_frame(twin, scene, image, prior, r["believed"], r["detections"], True,
                                          r["reliability"])
+        at_truth = register.register_frame(twin, scene, image, truth, r["believed"], r["detections"], False,
+                                           r["reliability"]).observations
+        built = [o.kind for o in at_truth if r["stages"][twin.elements[o.row].global_id] >= 1]
         frames.append(dict(group=group, error_cm=pose_error(result.pose, truth)[0],
                            truth=pose_total(anchored, truth, prior, distance),
-                           found=pose_total(anchored, result.pose, prior, distance)))
+                           found=pose_total(anchored, result.pose, prior, distance),
+                           built_installed=built.count(INSTALLED), built_absent=built.count(ABSENT)))
     return pairs, frames
 
 
@@ -168,7 +176,8 @@ def main() -> None:
         for label, (n, total, far) in rows[:8]:
             lines.append(f"| {group} | {label} | {n} | {total / n:.2f} | {far / n:.0%} |")
     lines += ["", "| frames | count | median cm | misses (> 10 cm) | of which the truth scored better "
-              "(search) | the pose found scored better (score) |", "|---|---:|---:|---:|---:|---:|"]
+              "(search) | the pose found scored better (score) | built elements observed from the true pose: "
+              "installed / absent |", "|---|---:|---:|---:|---:|---:|---:|"]
     for group in ("attic", "below"):
         chosen = [f for f in frames if f["group"] == group]
         if not chosen:
@@ -176,7 +185,9 @@ def main() -> None:
         misses = [f for f in chosen if f["error_cm"] > MISS_M * 100]
         search = sum(f["truth"] < f["found"] for f in misses)
         lines.append(f"| {group} | {len(chosen)} | {np.median([f['error_cm'] for f in chosen]):.1f} | "
-                     f"{len(misses)} | {search} | {len(misses) - search} |")
+                     f"{len(misses)} | {search} | {len(misses) - search} | "
+                     f"{sum(f['built_installed'] for f in chosen)} / "
+                     f"{sum(f['built_absent'] for f in chosen)} |")
     print("\n".join(lines))
     if args.write:
         write_section("Attic registration (`bench/attic.py`)", lines + [""] + NOTES)

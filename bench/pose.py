@@ -38,7 +38,8 @@ from vision.pose import Pose  # noqa: E402
 
 
 def record_frames(path: Path, detector, walks: int, frames: int, work_dir: Path) -> list[dict]:
-    """Run ``evaluate`` on ``path`` and keep every registered frame's inputs and true pose."""
+    """Run ``evaluate`` on ``path`` and keep every registered frame's inputs, true pose and the true
+    stage of every element (GlobalId → stage) on the frame's date."""
     import webapp.services.processing as processing
     from webapp.services.evaluation import evaluate_model
 
@@ -55,10 +56,12 @@ def record_frames(path: Path, detector, walks: int, frames: int, work_dir: Path)
         evaluate_model(path, detector, walks=walks, frames=frames, seed=7, width=1024, work_dir=work_dir)
     finally:
         processing.register_frame = register_frame
-    truths = [Pose.from_dict(frame["pose"]) for walk in sorted(work_dir.glob("walk-*"))
-              for frame in json.loads((walk / "ground_truth.json").read_text())["frames"]]
-    for record, truth in zip(records, truths, strict=True):
-        record["truth"] = truth
+    truths = [(Pose.from_dict(frame["pose"]), walk["stages"])
+              for walk in (json.loads((w / "ground_truth.json").read_text())
+                           for w in sorted(work_dir.glob("walk-*")))
+              for frame in walk["frames"]]
+    for record, (truth, stages) in zip(records, truths, strict=True):
+        record["truth"], record["stages"] = truth, stages
     return records
 
 
