@@ -30,7 +30,11 @@ from vision.tiles import cut_tiles  # noqa: E402
 
 TARGET = 1.5
 #: Other runs of this code on the day the doc was written (the machine's speed varies from run to run).
-EARLIER = "1.22×, 1.35×, 1.57×, 1.40×, 1.47×, 1.36×, 1.44×, 1.19×, 1.65×, 1.31× (16 frames each; median 1.38×)"
+EARLIER = ("1.66×, 1.42×, 1.29×, 1.29× (16 frames each; median 1.33× with the run above). The machine ran "
+           "slower than at the last stop (bare inference 0.23-0.26 s against 0.16-0.19 s). Comparing detections "
+           "with elements in their tiles costs registration about 20 ms a frame: in alternating runs, "
+           "register 0.286, 0.299, 0.285 s a frame before it and 0.328, 0.307, 0.299 s after (ratios 1.39×, "
+           "1.32×, 1.46× and 1.44×, 1.41×, 1.29×)")
 
 
 def main() -> None:
@@ -99,8 +103,9 @@ def main() -> None:
             "observations in one executemany instead of an ORM object each took the store from 0.020 to 0.002 s a "
             "frame. History: 3.5× (each pose rendered twice a level), 2.27× (one render per pose, vectorised "
             "scoring, half-width coarse levels), 1.64× (projection-only fine levels, cv2.remap scoring, compact "
-            "visibility passes, the pipeline), 1.8-2.0× (more casting for accuracy), 1.47-1.78× at the last stop "
-            "(median 1.64×: detection in its own process, visibility passes at facing triangles), now the above.",
+            "visibility passes, the pipeline), 1.8-2.0× (more casting for accuracy), 1.47-1.78× (median 1.64×: "
+            "detection in its own process, visibility passes at facing triangles), 1.19-1.65× at the last stop "
+            "(median 1.38×), now the above.",
             "", f"Reproduce: `.venv/bin/python bench/process.py --frames {args.frames} --write`"])
     print(json.dumps(out))
 
