@@ -99,9 +99,11 @@ PRIOR_SIGMA_TILT = math.radians(1.0)
 #: 959, steel gable 961; 160 frames): 0.05 with 12 px took the pose error from median 3.6 / p90
 #: 54 cm (0.02, 24 px) to 3.3 / 31 cm; 0.1 gave 3.8 / 26 cm (it pulls good poses towards the
 #: prior). It does not cure an attic: its rafters, alike and 0.9 m apart, still pull about a third
-#: of attic frames one rafter along, mostly because the search misses the truth's basin.
+#: of attic frames one rafter along, mostly because the search misses the truth's basin. Re-run
+#: with tile-space box matching (200 frames, best truncation each): 0.02 2.3 / 22.1, 0.05 2.2 /
+#: 17.1, 0.1 2.9 / 22.8 cm.
 PRIOR_WEIGHT = 0.05
-#: A detection also supports the element of its class whose pixel box it matches best, at this
+#: A detection also supports the element of its class whose box it matches best, at this
 #: box IoU or more (the detector learnt boxes of elements' visible pixels; 0.5 is mAP50's criterion).
 BOX_MATCH_IOU = 0.5
 #: Confidence of an "absent" observation of an element fully in view of a fully reliable detector;
@@ -167,11 +169,14 @@ def boundaries(element: np.ndarray) -> np.ndarray:
 #: Pose-search levels whose candidates are re-rendered at half the working width.
 COARSE_LEVELS = 3
 #: Edge-distance truncation (pixels) of the first search level; it halves level by level down to
-#: :data:`EDGE_TRUNCATION`. 12 px is about 8° at the working width; 24 px let boundaries far
-#: from any edge steer the first level (bench/pose.py, prior weight 0.02: p90 54 cm against 41 cm).
-#: Checked afterwards on two real models, it cuts both ways: webifc_example's median is 16.6 cm
-#: at 12 px against 4.4 cm at 24, FZK-Haus's 6.4 cm against 14.1 (docs/accuracy.md).
-COARSE_TRUNCATION = 12.0
+#: :data:`EDGE_TRUNCATION`. 24 px is about 17° at the working width. bench/pose.py on the tuning
+#: layouts (200 frames; median / p90 cm), re-run when detections began to be matched to elements
+#: in their tiles (which changed the anchors): 24 px 2.18 / 17.1, 12 px 2.21 / 18.9, a tie on the
+#: median that the p90 breaks. 12 px had been chosen before, with the panorama-box association
+#: (prior weight 0.02: p90 54 cm at 24 px against 41 cm at 12). On two real models it had cut both
+#: ways then: webifc_example's median 16.6 cm at 12 px against 4.4 cm at 24, FZK-Haus's 6.4 cm
+#: against 14.1 (docs/accuracy.md).
+COARSE_TRUNCATION = 24.0
 #: Boundary points a pose is scored with, at most: an even subsample scores like all of them
 #: (the score is a mean) at a fraction of the projections the pose search makes.
 MAX_SCORE_POINTS = 2000
