@@ -19,7 +19,9 @@
    element in (:func:`element_tile_boxes`): straight members off the horizon are curves in the
    panorama, and one crossing its seam or passing overhead spans its whole width. Every element that
    could have been seen gets one observation: installed at the detected stage, absent (visible
-   enough, nothing detected), or not visible (too few pixels, too far) — which is no evidence.
+   enough, nothing detected), or not visible (too few pixels, too far, or its box fits a detection
+   that went to a neighbour of its class: rafters in a row seen end-on have nearly one box, and the
+   detector keeps one box for them) — which is no evidence.
 
 Frames: world metres, radians, panorama pixels as in :mod:`vision.equirect`.
 """
@@ -453,6 +455,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     candidate_rows = np.array(candidates, dtype=np.int64)
     candidate_code = class_code[candidate_rows]
     support: dict[int, tuple[float, Detection]] = {}  # element row → (best score, its detection)
+    indistinct: set[int] = set()  # elements whose box a detection fits, though it went to a neighbour
 
     def supports(row: int, score: float, det: Detection) -> None:
         if row not in support or score > support[row][0]:
@@ -497,6 +500,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
         best = int(np.argmax(iou))
         if iou[best] >= BOX_MATCH_IOU:
             supports(int(same[best]), det.confidence * float(iou[best]), det)
+            indistinct.update(same[iou >= BOX_MATCH_IOU].tolist())
     observations = []
     for row in candidates:
         pixels = int(visible[row])
@@ -507,7 +511,7 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             confidence = 0.5 + 0.5 * min(max(score, 0.0), 1.0)
             observations.append(FrameObservation(int(row), INSTALLED, stage, float(confidence), pixels,
                                                  det.region))
-        elif pixels >= min_pixels:
+        elif pixels >= min_pixels and row not in indistinct:
             in_view = min(1.0, pixels / (8 * min_pixels))
             confidence = 0.5 + (ABSENT_CONFIDENCE - 0.5) * in_view * reliability.get(tracked[row], 1.0)
             observations.append(FrameObservation(int(row), ABSENT, 0, float(confidence), pixels, region))

@@ -5,11 +5,14 @@ import pytest
 
 from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
+from twin.generate import generate_building
+from twin.ifc import open_model
+from twin.model import build_twin
 from vision.detect import Detection
 from vision.equirect import pixel_to_direction, world_rays
 from vision.pose import Pose
 from vision.register import BOX_MATCH_IOU, box_iou, edge_distance, observe, refine_pose, visibility_layers
-from vision.render import Appearance, render_equirect
+from vision.render import Appearance, RenderScene, render_equirect
 from vision.tiles import VIEWS, TileGeometry, tile_box_to_region, view_rotation
 
 WIDTH = 512
@@ -32,22 +35,24 @@ def view(sample):
     return pose, render, wall
 
 
-def detection_over(render, row, label, confidence=0.9):
-    """The detection a perfect detector makes of element ``row`` in the id render: the box of its
-    pixels (their corners) in the tile that sees most of them."""
+def tile_box(render, row, view):
+    """(pixels of element ``row`` inside tile ``view``, the box of those pixels' corners there)."""
     ys, xs = np.nonzero(render.element == row)
     corners = np.array([(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)])
     directions = pixel_to_direction(xs[:, None] + corners[:, 0], ys[:, None] + corners[:, 1], WIDTH)
-    tile = TileGeometry(TILE)
-    best = (0, None, None)
-    for view in range(len(VIEWS)):
-        x, y, front = tile.pixels(directions @ view_rotation(view))
-        inside = front & (x >= 0) & (x <= TILE) & (y >= 0) & (y <= TILE)
-        if inside.sum() > best[0]:
-            x, y = x[inside], y[inside]
-            box = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
-            best = (inside.sum(), view, box)
-    _, view, box = best
+    x, y, front = TileGeometry(TILE).pixels(directions @ view_rotation(view))
+    inside = front & (x >= 0) & (x <= TILE) & (y >= 0) & (y <= TILE)
+    if not inside.any():
+        return 0, None
+    x, y = x[inside], y[inside]
+    return int(inside.sum()), (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+
+
+def detection_over(render, row, label, confidence=0.9):
+    """The detection a perfect detector makes of element ``row`` in the id render: the box of its
+    pixels (their corners) in the tile that sees most of them."""
+    _, view = max((tile_box(render, row, v)[0], v) for v in range(len(VIEWS)))
+    box = tile_box(render, row, view)[1]
     region = tuple(tile_box_to_region(view, box, TILE, WIDTH).tolist())
     return Detection(label, confidence, view, box, region, TILE)
 
@@ -228,6 +233,43 @@ def test_a_beam_overhead_is_matched_by_its_box_in_the_tile_that_saw_it(sample):
     assert box_iou(np.array(det.region), panorama_box)[0] < BOX_MATCH_IOU, "the test needs a curved beam"
     obs = by_row(observe(twin, scene, pose, state.astype(bool), [det], WIDTH))
     assert obs[beam].kind == INSTALLED
+
+
+@pytest.fixture(scope="module")
+def attic(tmp_path_factory):
+    """A generated one-storey building under a gable roof: (twin, render scene, rafter rows)."""
+    path = tmp_path_factory.mktemp("attic") / "attic.ifc"
+    generate_building(path, storeys=1, bays=(3, 2), seed=11, roof="gable")
+    twin = build_twin(open_model(path), threads=2)
+    top = max(s.elevation for s in twin.storeys)
+    rafters = [r for r in rows_of(twin, tracked_class="beam") if twin.geometry.aabb[r, 2] > top - 0.1]
+    return twin, RenderScene(twin), rafters
+
+
+def test_a_rafter_whose_box_a_neighbours_detection_fits_is_not_absent(attic):
+    """Looking along an attic, the rafters of a row have nearly the same box in a tile, and the
+    detector keeps one box for the two (its NMS). The rafter the detection goes to is installed;
+    the one it fits as well is no evidence either way, not absent; one it does not fit is absent."""
+    twin, scene, rafters = attic
+    pose = Pose(1.0, 3.0, 4.8, yaw=0.0)  # in the attic, under one slope, looking along the ridge
+    state = scene.full_state()
+    render = render_equirect(scene, pose, WIDTH, state)
+    boxes = {r: tile_box(render, r, 0) for r in rafters}
+    boxes = {r: np.array(box) for r, (count, box) in boxes.items() if count >= 60}
+    pairs = [(box_iou(boxes[a], boxes[b][:, None])[0], a, b) for a in boxes for b in boxes if a != b]
+    overlap, near, twin_rafter = max(pairs)
+    assert overlap > 0.7, "the test needs two rafters with nearly the same box"
+    far = min(boxes, key=lambda r: box_iou(boxes[near], boxes[r][:, None])[0])
+    assert box_iou(boxes[near], boxes[far][:, None])[0] < 0.3
+    box = tuple(boxes[near].tolist())
+    det = Detection(taxonomy.LABEL_OF[("beam", 1)], 0.9, 0, box,
+                    tuple(tile_box_to_region(0, box, TILE, WIDTH).tolist()), TILE)
+    obs = by_row(observe(twin, scene, pose, state.astype(bool), [det], WIDTH))
+    supported = [r for r in (near, twin_rafter) if obs[r].kind == INSTALLED]
+    assert len(supported) == 1  # one box, one rafter
+    other = twin_rafter if supported == [near] else near
+    assert obs[other].kind == NOT_VISIBLE
+    assert obs[far].kind == ABSENT
 
 
 def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_weighs_less(sample, view):
