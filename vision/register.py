@@ -365,19 +365,27 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
     return layers.reshape((max_layers,) + shape)
 
 
+def pixel_bounds(rows: np.ndarray, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """(4, n) [min x, min y, max x, max y] of the points (x, y) of each element row, in one pass
+    (ufunc.at); rows without points get an empty box (inf, inf, -inf, -inf)."""
+    box = np.full((4, n), np.inf)
+    box[2:] = -np.inf
+    np.minimum.at(box[0], rows, x)
+    np.minimum.at(box[1], rows, y)
+    np.maximum.at(box[2], rows, x)
+    np.maximum.at(box[3], rows, y)
+    return box
+
+
 def element_boxes(flat: np.ndarray, rows: np.ndarray, n: int, width: int) -> np.ndarray:
-    """(4, n) pixel box (u0, v0, u1, v1; exclusive ends) of each element over all visibility layers,
-    in one pass (ufunc.at); elements not in view get an empty box (u0 > u1).
+    """(4, n) pixel box (u0, v0, u1, v1; exclusive ends) of each element over all visibility layers;
+    elements not in view get an empty box (u0 > u1).
 
     flat, rows: the visibility layers' entries, as flat pixel index (``v · width + u``) and element
     row (:func:`layer_entries`)."""
     ys, xs = np.divmod(flat, width)
-    box = np.stack([np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).max),
-                    np.full(n, -1), np.full(n, -1)])
-    np.minimum.at(box[0], rows, xs)
-    np.minimum.at(box[1], rows, ys)
-    np.maximum.at(box[2], rows, xs + 1)
-    np.maximum.at(box[3], rows, ys + 1)
+    box = pixel_bounds(rows, xs, ys, n)
+    box[2:] += 1
     return box
 
 
@@ -400,14 +408,9 @@ def element_tile_boxes(flat: np.ndarray, rows: np.ndarray, n: int, view: int, wi
     lookup, coordinates = panorama_in_tile(view, width, tile_size)
     slot = lookup[flat]
     inside = slot >= 0
-    xy, rows = coordinates[slot[inside]], rows[inside]
-    box = np.stack([np.full(n, np.inf, np.float32), np.full(n, np.inf, np.float32),
-                    np.full(n, -np.inf, np.float32), np.full(n, -np.inf, np.float32)])
-    np.minimum.at(box[0], rows, xy[:, 0])
-    np.minimum.at(box[1], rows, xy[:, 1])
-    np.maximum.at(box[2], rows, xy[:, 0])
-    np.maximum.at(box[3], rows, xy[:, 1])
-    pad = np.float32(TileGeometry(tile_size).focal * math.pi / width)
+    xy = coordinates[slot[inside]]
+    box = pixel_bounds(rows[inside], xy[:, 0], xy[:, 1], n)
+    pad = TileGeometry(tile_size).focal * math.pi / width
     box[:2] = np.maximum(box[:2] - pad, 0)
     box[2:] = np.minimum(box[2:] + pad, tile_size)
     return box
