@@ -1,5 +1,5 @@
 """Choose the pose search's settings on tuning layouts: the prior's weight and tilt σ, the
-first-level truncation, the edge-map shift and the support width.
+first-level truncation, the edge-map shift, the support width and the final polish.
 
 Every frame of ``sitetwin evaluate`` walks over the tuning layouts is recorded once (the image, its
 prior, what was believed built, the detections, the true pose); then each setting re-registers
@@ -9,6 +9,7 @@ p90, cm and degrees) and the CPU seconds of registration. The layouts are neithe
 
     .venv/bin/python bench/pose.py [--walks 4] [--frames 8] [--prior-weight 0.02 0.05 0.1]
                                    [--coarse-truncation 24 12] [--edge-shift 0.25] [--tilt-sigma 0 1]
+                                   [--polish-evals 0 300]
                                    [--write]
 """
 
@@ -91,6 +92,8 @@ def main() -> None:
     parser.add_argument("--tilt-sigma", type=float, nargs="+",
                         default=[math.degrees(register.PRIOR_SIGMA_TILT)],
                         help="the prior's pitch/roll σ in degrees (0: no tilt term)")
+    parser.add_argument("--polish-evals", type=int, nargs="+", default=[register.POLISH_EVALS],
+                        help="score evaluations of the final continuous refinement (0: none)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     detector = load_detector()
@@ -103,22 +106,23 @@ def main() -> None:
             recorded[label] = record_frames(path, detector, args.walks, args.frames, work_dir)
             print(f"recorded {label}: {len(recorded[label])} frames", file=sys.stderr)
         defaults = (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
-                    register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT)
+                    register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT, register.POLISH_EVALS)
         rows = []
         try:
-            for weight, truncation, shift, support, tilt in itertools.product(
+            for weight, truncation, shift, support, tilt, polish in itertools.product(
                     args.prior_weight, args.coarse_truncation, args.edge_shift, args.support_width,
-                    args.tilt_sigma):
+                    args.tilt_sigma, args.polish_evals):
                 register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = weight, truncation
                 register.EDGE_SHIFT, register.SUPPORT_WIDTH = shift, support
                 register.PRIOR_SIGMA_TILT = math.radians(tilt) if tilt else math.inf
+                register.POLISH_EVALS = polish
                 per_layout, cpu = {}, 0.0
                 for label, records in recorded.items():
                     per_layout[label], seconds = pose_errors(records)
                     cpu += seconds
                 every = np.concatenate(list(per_layout.values()))
                 rows.append(dict(prior_weight=weight, coarse_truncation=truncation, edge_shift=shift,
-                                 support_width=support, tilt_sigma_deg=tilt,
+                                 support_width=support, tilt_sigma_deg=tilt, polish_evals=polish,
                                  median_cm=float(np.median(every[:, 0])),
                                  p90_cm=float(np.percentile(every[:, 0], 90)),
                                  median_deg=float(np.median(every[:, 1])), cpu_s_per_frame=cpu / len(every),
@@ -127,21 +131,21 @@ def main() -> None:
                 print(json.dumps(rows[-1]), file=sys.stderr)
         finally:
             (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
-             register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT) = defaults
+             register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT, register.POLISH_EVALS) = defaults
     frames = sum(len(r) for r in recorded.values())
     lines = [f"`bench/pose.py --walks {args.walks} --frames {args.frames}`: {frames} frames of "
              f"{len(recorded)} tuning layouts ({', '.join(recorded)}), each re-registered under every "
              "setting. "
              f"In use: prior weight {defaults[0]}, first-level truncation {defaults[1]:g} px, "
              f"edge-map shift {defaults[2]:g} px, support width {defaults[3]} px, "
-             f"tilt σ {math.degrees(defaults[4]):g}°.", "",
+             f"tilt σ {math.degrees(defaults[4]):g}°, {defaults[5]} polish evaluations.", "",
              "| prior weight | first-level truncation (px) | edge shift (px) | support width (px) | "
-             "tilt σ (°) | median cm | p90 cm | median ° | CPU s/frame | "
+             "tilt σ (°) | polish evaluations | median cm | p90 cm | median ° | CPU s/frame | "
              + " | ".join(f"{k} median / p90 cm" for k in recorded) + " |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(recorded)]
     for row in rows:
         lines.append(f"| {row['prior_weight']:g} | {row['coarse_truncation']:g} | {row['edge_shift']:g} | "
-                     f"{row['support_width']} | {row['tilt_sigma_deg']:g} | "
+                     f"{row['support_width']} | {row['tilt_sigma_deg']:g} | {row['polish_evals']} | "
                      f"{row['median_cm']:.1f} | "
                      f"{row['p90_cm']:.1f} | {row['median_deg']:.2f} | {row['cpu_s_per_frame']:.2f} | "
                      + " | ".join(f"{m:.1f} / {p:.1f}" for m, p in row["layouts"].values()) + " |")

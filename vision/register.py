@@ -5,8 +5,9 @@
    scored by the mean (truncated) distance from its rendered boundary pixels to the nearest image
    edge (a Canny edge map's distance transform), plus how unlikely the pose is under the prior
    (:func:`prior_penalty`), and a coarse-to-fine search over x, y and yaw, then pitch and roll,
-   around the prior keeps the best. Height comes from the prior, and pitch and roll stay within
-   a few degrees of it (a helmet camera's IMU knows the vertical well).
+   around the prior keeps the best; a continuous search over all six parameters at once
+   (:func:`polish_pose`) finishes it, height included. Pitch and roll stay within a few degrees
+   of the prior (a helmet camera's IMU knows the vertical well).
 2. **Projection with occlusion**: at the refined pose, rays pass through elements not believed
    built and stop at the first one believed built; every element met on the way is visible at
    that pixel. Occlusion counts only elements believed built (the fused status, plus what this
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from scipy.optimize import minimize
 
 from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
@@ -94,6 +96,16 @@ PRIOR_SIGMA_YAW = math.radians(5.0)
 #: / p90 cm, median °) by the lower median, p90 breaking a tie within 0.1 cm: no tilt term 2.8 /
 #: 37.3 / 0.22°, 0.5° 3.5 / 35.9, 1° 2.6 / 29.2 / 0.19°, 2° 2.6 / 36.1 (the simulator's IMU is 1°).
 PRIOR_SIGMA_TILT = math.radians(1.0)
+#: ... and of its height (metres; the simulator's σ), which only the final polish
+#: (:func:`polish_pose`) moves.
+PRIOR_SIGMA_Z = 0.05
+#: Score evaluations the final continuous refinement (:func:`polish_pose`) may spend; 0 turns it off.
+#: bench/pose.py on the tuning layouts (200 frames; median / p90 cm, median °, CPU s a frame): none
+#: 2.2 / 18.7 / 0.17° at 0.37 s, 150 1.4 / 17.2 / 0.13°, 300 1.25 / 17.2 / 0.12° at 0.41 s, 600
+#: 1.23 / 17.2 / 0.12° at 0.42 s: 300 and 600 tie, so the cheaper.
+POLISH_EVALS = 300
+#: Its units: a unit step moves the camera 1 cm or turns it 0.2°.
+POLISH_SCALE = np.array([0.01, 0.01, 0.01, math.radians(0.2), math.radians(0.2), math.radians(0.2)])
 #: Weight of the prior in a pose's score, in pixels of mean edge distance per σ² of departure: the
 #: search maximises edge agreement and the prior's likelihood together (a MAP estimate), so a frame
 #: with few elements to anchor on does not wander a metre off to the nearest wrong edges. Chosen
@@ -248,10 +260,11 @@ def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
     (x and y in :data:`PRIOR_SIGMA_M`, yaw in :data:`PRIOR_SIGMA_YAW`, pitch and roll in
     :data:`PRIOR_SIGMA_TILT`)."""
     offsets = np.array([(p.x - prior.x, p.y - prior.y, p.yaw - prior.yaw, p.pitch - prior.pitch,
-                         p.roll - prior.roll) for p in poses])
+                         p.roll - prior.roll, p.z - prior.z) for p in poses])
     yaw = np.remainder(offsets[:, 2] + math.pi, math.tau) - math.pi
     squared = (np.square(offsets[:, :2]).sum(axis=1) / PRIOR_SIGMA_M ** 2 + np.square(yaw / PRIOR_SIGMA_YAW)
-               + np.square(offsets[:, 3:]).sum(axis=1) / PRIOR_SIGMA_TILT ** 2)
+               + np.square(offsets[:, 3:5]).sum(axis=1) / PRIOR_SIGMA_TILT ** 2
+               + np.square(offsets[:, 5] / PRIOR_SIGMA_Z))
     return PRIOR_WEIGHT * squared
 
 
@@ -267,7 +280,7 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     visible changes with the pose, so the best few are re-rendered, at half width, to choose; the
     fine levels project one full-width rendering of the boundaries (a few centimetres do not change
     what is visible). Steps halve and the edge-distance truncation tightens level by level, so
-    early levels see a wide, smooth basin.
+    early levels see a wide, smooth basin. :func:`polish_pose` ends the search.
 
     The scores returned are edge distances alone (pixels), without the prior's penalty. With
     fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
@@ -314,7 +327,30 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
         step_m /= 2.0
         step_rad /= 2.0
         tilt /= 2.0
+    best = polish_pose(points, best, distance, prior, shift)
     return best, points_score(points, best, distance, shift=shift), start_score
+
+
+def polish_pose(points: np.ndarray, pose: Pose, distance: np.ndarray, prior: Pose, shift: float) -> Pose:
+    """``pose`` refined in all six parameters at once by Powell's method (scipy), minimising the
+    edge score of ``points`` at :data:`EDGE_TRUNCATION` plus :func:`prior_penalty`.
+
+    The grid search moves x, y and yaw, then height and tilt, in halving steps; where they trade
+    off (a rafter overhead shifts alike when the camera moves or tilts), it stops short of the
+    minimum. Never returns a pose that scores worse than ``pose``.
+    """
+    if not POLISH_EVALS:
+        return pose
+    start = np.array(pose.as_list())
+
+    def total(u: np.ndarray) -> float:
+        candidate = Pose.from_list(start + u * POLISH_SCALE)
+        return (points_score(points, candidate, distance, EDGE_TRUNCATION, shift)
+                + float(prior_penalty([candidate], prior)[0]))
+
+    result = minimize(total, np.zeros(6), method="Powell",
+                      options=dict(xtol=0.1, ftol=1e-4, maxfev=POLISH_EVALS))
+    return Pose.from_list(start + result.x * POLISH_SCALE) if result.fun < total(np.zeros(6)) else pose
 
 
 def _region_crop(element: np.ndarray, region, width: int) -> np.ndarray:
