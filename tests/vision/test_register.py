@@ -358,8 +358,14 @@ def test_scoring_many_poses_at_once_samples_the_edge_map_bilinearly(sample, view
 
 
 def test_the_prior_penalty_grows_with_departure_in_sigmas_and_wraps_yaw():
-    from vision.register import (PRIOR_SIGMA_M, PRIOR_SIGMA_TILT, PRIOR_SIGMA_YAW, PRIOR_SIGMA_Z, PRIOR_WEIGHT,
-                                 prior_penalty)
+    from vision.register import (
+        PRIOR_SIGMA_M,
+        PRIOR_SIGMA_TILT,
+        PRIOR_SIGMA_YAW,
+        PRIOR_SIGMA_Z,
+        PRIOR_WEIGHT,
+        prior_penalty,
+    )
 
     prior = Pose(1.0, 2.0, 1.7, yaw=math.pi - 0.01, pitch=0.01)
     penalty = prior_penalty([prior, Pose(1.0 + PRIOR_SIGMA_M, 2.0, 1.7, yaw=prior.yaw, pitch=0.01),
