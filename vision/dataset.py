@@ -24,6 +24,7 @@ from twin.asbuilt import derive_schedule, stage_timeline, stages_at, tasks_from_
 from twin.generate import generate_building
 from twin.ifc import open_model
 from twin.model import build_twin
+from vision.boxes import pixel_bounds
 from vision.pose import Pose
 from vision.render import Appearance, Intrinsics, RenderScene, render_perspective
 from vision.simulate import HELMET, _storey_extent, floors, free_points
@@ -60,16 +61,9 @@ def element_boxes(element: np.ndarray, n_elements: int) -> tuple[np.ndarray, np.
     ids = element[ys, xs]
     counts = np.bincount(ids, minlength=n_elements)
     present = np.flatnonzero(counts)
-    lo_x = np.full(n_elements, np.iinfo(np.int32).max)
-    lo_y = lo_x.copy()
-    hi_x = np.full(n_elements, -1)
-    hi_y = hi_x.copy()
-    np.minimum.at(lo_x, ids, xs)
-    np.minimum.at(lo_y, ids, ys)
-    np.maximum.at(hi_x, ids, xs)
-    np.maximum.at(hi_y, ids, ys)
-    boxes = np.column_stack([lo_x[present], lo_y[present], hi_x[present] + 1, hi_y[present] + 1]).astype(np.float64)
-    return present, boxes, counts[present]
+    box = pixel_bounds(ids, xs, ys, n_elements)[:, present]
+    box[2:] += 1  # a pixel's far edge
+    return present, box.T, counts[present]
 
 
 def tile_labels(element: np.ndarray, state: np.ndarray, tracked: list[str | None]) -> list[tuple[int, np.ndarray]]:

@@ -40,6 +40,7 @@ from scipy.optimize import minimize
 from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from twin.model import Twin
+from vision.boxes import box_iou, pixel_bounds
 from vision.detect import Detection
 from vision.equirect import direction_to_pixel, world_rays
 from vision.pose import Pose, rotation_matrix
@@ -401,18 +402,6 @@ def visibility_layers(scene: RenderScene, origin: np.ndarray, directions: np.nda
     return layers.reshape((max_layers,) + shape)
 
 
-def pixel_bounds(rows: np.ndarray, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
-    """(4, n) [min x, min y, max x, max y] of the points (x, y) of each element row, in one pass
-    (ufunc.at); rows without points get an empty box (inf, inf, -inf, -inf)."""
-    box = np.full((4, n), np.inf)
-    box[2:] = -np.inf
-    np.minimum.at(box[0], rows, x)
-    np.minimum.at(box[1], rows, y)
-    np.maximum.at(box[2], rows, x)
-    np.maximum.at(box[3], rows, y)
-    return box
-
-
 def element_boxes(flat: np.ndarray, rows: np.ndarray, n: int, width: int) -> np.ndarray:
     """(4, n) pixel box (u0, v0, u1, v1; exclusive ends) of each element over all visibility layers;
     elements not in view get an empty box (u0 > u1).
@@ -450,16 +439,6 @@ def element_tile_boxes(flat: np.ndarray, rows: np.ndarray, n: int, view: int, wi
     box[:2] = np.maximum(box[:2] - pad, 0)
     box[2:] = np.minimum(box[2:] + pad, tile_size)
     return box
-
-
-def box_iou(region: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box (u0, v0, u1, v1) with each of ``boxes`` (4, K), same pixels (no wrap)."""
-    w = np.clip(np.minimum(region[2], boxes[2]) - np.maximum(region[0], boxes[0]), 0, None)
-    h = np.clip(np.minimum(region[3], boxes[3]) - np.maximum(region[1], boxes[1]), 0, None)
-    inter = w * h
-    area = (region[2] - region[0]) * (region[3] - region[1])
-    areas = (boxes[2] - boxes[0]) * (boxes[3] - boxes[1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
 
 
 def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, detections: list[Detection],

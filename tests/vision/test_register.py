@@ -8,10 +8,11 @@ from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from twin.generate import generate_building
 from twin.ifc import open_model
 from twin.model import build_twin
+from vision.boxes import box_iou
 from vision.detect import Detection
 from vision.equirect import pixel_to_direction, world_rays
 from vision.pose import Pose
-from vision.register import BOX_MATCH_IOU, box_iou, edge_distance, observe, refine_pose, visibility_layers
+from vision.register import BOX_MATCH_IOU, edge_distance, observe, refine_pose, visibility_layers
 from vision.render import Appearance, RenderScene, render_equirect
 from vision.tiles import VIEWS, TileGeometry, tile_box_to_region, view_rotation
 
