@@ -30,11 +30,14 @@ from vision.tiles import cut_tiles  # noqa: E402
 
 TARGET = 1.5
 #: Other runs of this code on the day the doc was written (the machine's speed varies from run to run).
-EARLIER = ("1.66×, 1.42×, 1.29×, 1.29× (16 frames each; median 1.33× with the run above). The machine ran "
-           "slower than at the last stop (bare inference 0.23-0.26 s against 0.16-0.19 s). Comparing detections "
-           "with elements in their tiles costs registration about 20 ms a frame: in alternating runs, "
-           "register 0.286, 0.299, 0.285 s a frame before it and 0.328, 0.307, 0.299 s after (ratios 1.39×, "
-           "1.32×, 1.46× and 1.44×, 1.41×, 1.29×)")
+EARLIER = ("1.38× and 1.30× (16 frames each). Two changes to registration came together: the pose polish "
+           "(vision/register.py, `polish_pose`) costs about 70 ms a frame, and casting the points to float64 "
+           "before `ufunc.at` in `vision.boxes.pixel_bounds` saved more than that (its float32 and integer "
+           "points had taken numpy's slow path, about 5 ms a call and 30 calls a frame). Measured the same "
+           "day: with the polish and without that cast 1.72× and 1.70× (register 0.455 and 0.465 s a frame), "
+           "without either 1.49× (register 0.396 s). The machine ran slower than the last stop: bare "
+           "inference 0.27-0.29 s against 0.23-0.26 s then and 0.16-0.19 s before. At the last stop: 1.33×, "
+           "1.66×, 1.42×, 1.29×, 1.29×")
 
 
 def main() -> None:
@@ -104,8 +107,8 @@ def main() -> None:
             "frame. History: 3.5× (each pose rendered twice a level), 2.27× (one render per pose, vectorised "
             "scoring, half-width coarse levels), 1.64× (projection-only fine levels, cv2.remap scoring, compact "
             "visibility passes, the pipeline), 1.8-2.0× (more casting for accuracy), 1.47-1.78× (median 1.64×: "
-            "detection in its own process, visibility passes at facing triangles), 1.19-1.65× at the last stop "
-            "(median 1.38×), now the above.",
+            "detection in its own process, visibility passes at facing triangles), 1.19-1.65× two stops ago "
+            "(median 1.38×), 1.29-1.66× at the last stop (median 1.33×), now the above.",
             "", f"Reproduce: `.venv/bin/python bench/process.py --frames {args.frames} --write`"])
     print(json.dumps(out))
 
