@@ -259,7 +259,7 @@ def points_scores(points: np.ndarray, poses: list[Pose], distance: np.ndarray,
 def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
     """(C,) :data:`PRIOR_WEIGHT` × squared departure of each pose from ``prior`` in σ units
     (x and y in :data:`PRIOR_SIGMA_M`, yaw in :data:`PRIOR_SIGMA_YAW`, pitch and roll in
-    :data:`PRIOR_SIGMA_TILT`)."""
+    :data:`PRIOR_SIGMA_TILT`, height in :data:`PRIOR_SIGMA_Z`)."""
     offsets = np.array([(p.x - prior.x, p.y - prior.y, p.yaw - prior.yaw, p.pitch - prior.pitch,
                          p.roll - prior.roll, p.z - prior.z) for p in poses])
     yaw = np.remainder(offsets[:, 2] + math.pi, math.tau) - math.pi
@@ -336,9 +336,9 @@ def polish_pose(points: np.ndarray, pose: Pose, distance: np.ndarray, prior: Pos
     """``pose`` refined in all six parameters at once by Powell's method (scipy), minimising the
     edge score of ``points`` at :data:`EDGE_TRUNCATION` plus :func:`prior_penalty`.
 
-    The grid search moves x, y and yaw, then height and tilt, in halving steps; where they trade
-    off (a rafter overhead shifts alike when the camera moves or tilts), it stops short of the
-    minimum. Never returns a pose that scores worse than ``pose``.
+    The grid search moves x, y and yaw, then pitch and roll, in halving steps, and height not at
+    all; where they trade off (a rafter overhead shifts alike when the camera moves or tilts), it
+    stops short of the minimum. Never returns a pose that scores worse than ``pose``.
     """
     if not POLISH_EVALS:
         return pose
