@@ -2,6 +2,12 @@
 training and on every real model in ../shared/ifc that has a storey to walk.
 
     .venv/bin/python bench/accuracy.py [--walks 3] [--frames 6] [--width 1024] [--write]
+
+With ``--longer``, only the generated layouts, once per ``--seed`` (walks and priors differ by
+seed), into the section *Longer walks* of docs/accuracy.md: more frames a layout than the main
+table affords for every model, so a median moves less with one frame.
+
+    .venv/bin/python bench/accuracy.py --longer --walks 4 --frames 8 --seed 7 8 [--write]
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_doc import write_section  # noqa: E402
 
 from twin.generate import generate_building  # noqa: E402
 
@@ -38,8 +46,10 @@ NOTES = """## Reading the figures
   ≥ 0.95 overall is **met on all seven layouts**: 907 1.00, 911 0.99, 929 0.99, 931 0.99, 937
   0.99, steel 941 0.98 and the gable-roofed 943 1.00. Per class with ≥ 20 samples, F1 ≥ 0.9
   holds everywhere. The refined pose is **met on six of seven**: median 0.9–2.1 cm and
-  0.09–0.16° from 33–41 cm priors. The gable-roofed 943 misses the position: 18.4 cm (18.9 in
-  the table before; its yaw, 0.12°, meets the target).
+  0.09–0.16° from 33–41 cm priors. The gable-roofed 943 misses the position here: 18.4 cm (18.9
+  in the table before; its yaw, 0.12°, meets the target). With 32 frames a layout instead of 10
+  (*Longer walks* at the end, two seeds), all seven layouts meet every target, 943 at 4.2 and
+  1.6 cm.
 - **Why 943 still fails** (its ten frames examined one by one, 2026-11-29; a diagnosis on a
   reported layout, which chose nothing). Five frames are in the attic. Two of them settle one
   rafter along, 84–87 cm off. A third does too, although its prior was only 15 cm off and the truth
@@ -102,9 +112,24 @@ NOTES = """## Reading the figures
 """
 
 
-def evaluate(path: Path, args) -> dict:
+LONGER = "Longer walks on the generated layouts"
+#: Reading of the longer walks (figures from the session that measured them).
+LONGER_NOTES = [
+    "Reading (2026-11-29). A disclosure first: this section was added after the main table's 943 row "
+    "failed the pose target (18.4 cm over 10 frames, 5 of them in the attic, where one frame moves the "
+    "median by decimetres). 32 frames a layout (4 walks of 8), at the main table's seed 7 and then at seed "
+    "8, each run once and both kept; nothing was chosen on them. Every generated layout meets every target "
+    "at both seeds: F1 0.97–1.00, the lowest class with ≥ 20 samples 0.96 (911's walls, seed 8), pose "
+    "medians 0.59–4.21 cm and 0.09–0.16°. 943 is at 4.2 cm (seed 7) and 1.6 cm (seed 8), inside the target "
+    "but with the widest tail (p90 31 and 24 cm): attic frames that settle one rafter along "
+    "(docs/benchmarks.md, *Attic registration*) and first-walk frames anchored on unbuilt partitions "
+    "(*Why 943 still fails* above).",
+]
+
+
+def evaluate(path: Path, args, seed: int = 7) -> dict:
     command = [sys.executable, "-m", "webapp", "evaluate", str(path), "--walks", str(args.walks), "--frames",
-               str(args.frames), "--width", str(args.width), "--seed", "7", "--json"]
+               str(args.frames), "--width", str(args.width), "--seed", str(seed), "--json"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
@@ -121,8 +146,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--only", nargs="*", default=None, help="model names to run (default: all)")
+    parser.add_argument("--longer", action="store_true", help="the generated layouts only, per seed")
+    parser.add_argument("--seed", type=int, nargs="+", default=[7], help="walk seeds (more than one: --longer)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    if args.longer:
+        longer(args)
+        return
     results = []
     labels = {f"gen-{spec['seed']}.ifc": label for label, spec in GENERATED}
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +165,7 @@ def main() -> None:
         for label, path in models:
             if args.only and label not in args.only and path.stem not in args.only:
                 continue
-            report = evaluate(path, args)
+            report = evaluate(path, args, args.seed[0])
             results.append((labels.get(path.name, label), report))
             print(json.dumps({"model": label, **report}), file=sys.stderr)
     if args.write:
@@ -178,7 +208,51 @@ def write_doc(results, args) -> None:
         lines += [f"| {cls} | {m['samples']} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | {_fmt(m['f1'])} | "
                   f"{_fmt(m['stage_accuracy'])} |" for cls, m in r["per_class"].items()]
         lines.append("")
-    (REPO / "docs" / "accuracy.md").write_text("\n".join(lines) + "\n" + NOTES)
+    doc = REPO / "docs" / "accuracy.md"
+    kept = doc.read_text() if doc.exists() else ""
+    kept = kept[kept.find(f"## {LONGER}"):] if f"## {LONGER}" in kept else ""  # the last section
+    doc.write_text("\n".join(lines) + "\n" + NOTES + ("\n" + kept if kept else ""))
+
+
+def longer(args) -> None:
+    """The generated layouts at each of ``args.seed``: one table a seed, into the section LONGER."""
+    seeds = " ".join(map(str, args.seed))
+    run = f"--walks {args.walks} --frames {args.frames} --width {args.width}"
+    lines = [f"Command: `.venv/bin/python bench/accuracy.py --longer {run} --seed {seeds} --write` "
+             f"(each row: `sitetwin evaluate MODEL.ifc {run} --seed S --json`). Against issue #5's targets: "
+             "status F1 ≥ 0.95 overall and ≥ 0.9 for each class with ≥ 20 samples (the lowest such class "
+             "is shown), pose median ≤ 5 cm and ≤ 0.5°.", ""]
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seed:
+            lines += [f"Seed {seed}:", "",
+                      "| model | frames | elements | F1 | lowest class F1 (samples) | pose prior median cm | "
+                      "pose median cm | p90 cm | median ° | targets |",
+                      "|---|---:|---:|---:|---|---:|---:|---:|---:|---|"]
+            for label, spec in GENERATED:
+                path = Path(tmp) / f"gen-{spec['seed']}.ifc"
+                if not path.exists():
+                    generate_building(path, **spec)
+                r = evaluate(path, args, seed)
+                out.append({"model": label, "seed": seed, **r})
+                print(json.dumps(out[-1]), file=sys.stderr)
+                if "error" in r:
+                    lines.append(f"| {label} | – | – | – | – | – | – | – | – | did not run: {r['error']} |")
+                    continue
+                o, p = r["overall"], r["pose"]
+                big = [(m["f1"] or 0.0, cls, m["samples"]) for cls, m in r["per_class"].items()
+                       if m["samples"] >= 20]
+                low = min(big) if big else None
+                met = ((o["f1"] or 0) >= 0.95 and (low is None or low[0] >= 0.9) and p["median_cm"] <= 5.0
+                       and p["median_deg"] <= 0.5)
+                lines.append(f"| {label} | {r['frames']} | {o['elements']} | {_fmt(o['f1'])} | "
+                             + (f"{low[1]} {low[0]:.2f} ({low[2]})" if low else "–") + " | "
+                             f"{_fmt(p['prior_median_cm'])} | {_fmt(p['median_cm'])} | {_fmt(p['p90_cm'])} | "
+                             f"{_fmt(p['median_deg'])} | {'met' if met else '**not met**'} |")
+            lines.append("")
+    if args.write:
+        write_section(LONGER, lines + LONGER_NOTES, doc=REPO / "docs" / "accuracy.md")
+    print(json.dumps({"results": out}))
 
 
 if __name__ == "__main__":
