@@ -80,8 +80,10 @@ def test_evaluate_scores_the_loop_on_a_generated_building(runner, tmp_path):
         assert key in report["pose"]
     assert report["schedule"] == "ifc" and report["frames"] == 6
     assert report["overall"]["elements"] > 20
-    # Floor measured with the bundled CPU-trained detector (docs/accuracy.md has the real figures).
-    assert report["overall"]["f1"] >= 0.4
+    # Floors below what the bundled detector and registration measure here (F1 0.99; pose 1.9 cm
+    # from a 39 cm prior, 2026-11-29); docs/accuracy.md has the full figures.
+    assert report["overall"]["f1"] >= 0.9
+    assert report["pose"]["median_cm"] <= 5.0 < report["pose"]["prior_median_cm"]
 
 
 def test_an_uploaded_capture_is_processed_after_finalise(app, runner, walk):
