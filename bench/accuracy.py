@@ -147,30 +147,36 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--only", nargs="*", default=None, help="model names to run (default: all)")
     parser.add_argument("--longer", action="store_true", help="the generated layouts only, per seed")
-    parser.add_argument("--seed", type=int, nargs="+", default=[7], help="walk seeds (more than one: --longer)")
+    parser.add_argument("--seed", type=int, nargs="+", default=[7],
+                        help="walk seeds (more than one: --longer)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     if args.longer:
         longer(args)
         return
     results = []
-    labels = {f"gen-{spec['seed']}.ifc": label for label, spec in GENERATED}
     with tempfile.TemporaryDirectory() as tmp:
-        models = []
-        for label, spec in GENERATED:
-            path = Path(tmp) / f"gen-{spec['seed']}.ifc"
-            generate_building(path, **spec)
-            models.append((label, path))
+        models = generated_models(Path(tmp))
         models += [(p.name, p) for p in sorted((REPO.parent / "shared" / "ifc").glob("*.ifc"))]
         for label, path in models:
             if args.only and label not in args.only and path.stem not in args.only:
                 continue
             report = evaluate(path, args, args.seed[0])
-            results.append((labels.get(path.name, label), report))
-            print(json.dumps({"model": label, **report}), file=sys.stderr)
+            results.append((label, report))
+            print(json.dumps({**report, "model": label}), file=sys.stderr)
     if args.write:
         write_doc(results, args)
-    print(json.dumps({"results": [{"model": label, **report} for label, report in results]}))
+    print(json.dumps({"results": [{**report, "model": label} for label, report in results]}))
+
+
+def generated_models(folder: Path) -> list[tuple[str, Path]]:
+    """(label, IFC path) of each of :data:`GENERATED`, generated into ``folder``."""
+    models = []
+    for label, spec in GENERATED:
+        path = folder / f"gen-{spec['seed']}.ifc"
+        generate_building(path, **spec)
+        models.append((label, path))
+    return models
 
 
 def write_doc(results, args) -> None:
@@ -224,17 +230,15 @@ def longer(args) -> None:
              "is shown), pose median ≤ 5 cm and ≤ 0.5°.", ""]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
+        models = generated_models(Path(tmp))
         for seed in args.seed:
             lines += [f"Seed {seed}:", "",
                       "| model | frames | elements | F1 | lowest class F1 (samples) | pose prior median cm | "
                       "pose median cm | p90 cm | median ° | targets |",
                       "|---|---:|---:|---:|---|---:|---:|---:|---:|---|"]
-            for label, spec in GENERATED:
-                path = Path(tmp) / f"gen-{spec['seed']}.ifc"
-                if not path.exists():
-                    generate_building(path, **spec)
+            for label, path in models:
                 r = evaluate(path, args, seed)
-                out.append({"model": label, "seed": seed, **r})
+                out.append({**r, "model": label, "seed": seed})
                 print(json.dumps(out[-1]), file=sys.stderr)
                 if "error" in r:
                     lines.append(f"| {label} | – | – | – | – | – | – | – | – | did not run: {r['error']} |")
