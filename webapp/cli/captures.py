@@ -51,16 +51,31 @@ def simulate_capture_command(project_name, date, storey, frames, seed, width, po
 @click.option("--seed", default=0, show_default=True)
 @click.option("--start-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue training these weights on freshly rendered data.")
+@click.option("--render-to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Only render the dataset into this directory (to train elsewhere with --data).")
+@click.option("--data", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Train on a dataset rendered before with --render-to (renders nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def train_detector_command(out, config, epochs, images, seed, start_from, as_json) -> None:
-    """Render training tiles of generated buildings and train the YOLO detector from scratch."""
+def train_detector_command(out, config, epochs, images, seed, start_from, render_to, data, as_json) -> None:
+    """Render training tiles of generated buildings and train the YOLO detector on them."""
     from vision.detect import BUNDLED_WEIGHTS
-    from vision.train import CONFIGS, train_detector
+    from vision.train import fit_detector, render_training_data, settings_for, train_detector
 
-    total = images or CONFIGS[config]["images"]
-    with progress_bar(total, "rendering tiles") as update:
-        result = train_detector(out or BUNDLED_WEIGHTS, config=config, images=images, epochs=epochs, seed=seed,
-                                start_from=start_from, progress=update)
+    if render_to and data:
+        fail("--render-to and --data are two halves of one run: give one of them")
+    settings = settings_for(config, images=images, epochs=epochs)
+    if data:
+        result = fit_detector(out or BUNDLED_WEIGHTS, data, settings, seed=seed, start_from=start_from)
+    else:
+        with progress_bar(settings["images"], "rendering tiles") as update:
+            if render_to:
+                counts = render_training_data(render_to, settings["images"], settings["size"], seed,
+                                              progress=update)
+                emit({"dataset": str(render_to), "label_counts": counts}, as_json,
+                     f"{render_to}: {settings['images']} training tiles rendered")
+                return
+            result = train_detector(out or BUNDLED_WEIGHTS, config=config, images=images, epochs=epochs,
+                                    seed=seed, start_from=start_from, progress=update)
     emit(result.as_dict(), as_json, f"{result.weights}: mAP50 {result.map50_all:.3f} on the held-out layout "
                                     f"after {result.seconds / 60:.0f} min")
 
