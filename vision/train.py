@@ -15,8 +15,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twin import taxonomy
+
+if TYPE_CHECKING:  # vision.dataset needs the renderer (open3d, ifcopenshell); fitting does not
+    from vision.dataset import Layout
 
 MODEL_YAML = Path(__file__).with_name("models") / "sitetwin-yolov8.yaml"
 
@@ -72,14 +76,14 @@ def per_class_map50(metrics) -> dict[str, float]:
     return {taxonomy.DETECTOR_NAMES[int(c)]: round(float(box.ap50[i]), 3) for i, c in enumerate(box.ap_class_index)}
 
 
-def render_training_data(root: Path, images: int, size: int, seed: int = 0, train_layouts=None,
-                         val_layouts=None, progress=None) -> dict[str, int]:
-    """Render a YOLO dataset under ``root``: train/ of ``train_layouts``, val/ of the held-out
-    ``val_layouts`` with ``seed + 1000``, a fifth as many images. Returns the training labels'
-    counts per detector label.
+def render_training_data(root: Path, images: int, size: int, seed: int = 0,
+                         train_layouts: tuple[Layout, ...] | None = None,
+                         val_layouts: tuple[Layout, ...] | None = None, progress=None) -> dict[str, int]:
+    """Render a YOLO dataset of ``size``-pixel tiles under ``root``: train/ of ``train_layouts``
+    (default :data:`vision.dataset.TRAIN_LAYOUTS`), val/ of ``val_layouts`` (default the held-out
+    ``HELD_OUT_LAYOUTS``) with ``seed + 1000``, a fifth as many images.
 
-    The default layouts are :data:`vision.dataset.TRAIN_LAYOUTS` and ``HELD_OUT_LAYOUTS``.
-    The training labels' counts go to ``root/label_counts.json``.
+    Returns the training labels' counts per detector label, also written to ``root/label_counts.json``.
     """
     from vision.dataset import HELD_OUT_LAYOUTS, TRAIN_LAYOUTS, render_dataset
 
@@ -98,7 +102,8 @@ def settings_for(config: str, **overrides) -> dict:
 
 
 def train_detector(out: Path, config: str = "cpu", images: int | None = None, epochs: int | None = None,
-                   seed: int = 0, train_layouts=None, val_layouts=None, start_from: Path | None = None,
+                   seed: int = 0, train_layouts: tuple[Layout, ...] | None = None,
+                   val_layouts: tuple[Layout, ...] | None = None, start_from: Path | None = None,
                    progress=None) -> TrainResult:
     """Render data, train, validate on the held-out layout, and copy the best weights to ``out``.
 
