@@ -31,3 +31,15 @@ def test_render_to_and_data_together_are_refused(tmp_path):
                                                          "--data", str(tmp_path)])
     assert result.exit_code != 0 and "two halves of one run" in result.output
     assert not (tmp_path / "a").exists()
+
+
+def test_fitting_imports_without_the_renderer():
+    """The GPU machine that fits has torch and ultralytics but neither open3d nor ifcopenshell."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules.update(open3d=None, ifcopenshell=None)\n"
+            "from vision.train import fit_detector, settings_for\nimport vision.detect\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    code = "import sys; sys.modules.update(open3d=None)\nimport vision.dataset\n"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0  # the check bites
