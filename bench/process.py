@@ -30,7 +30,8 @@ from vision.tiles import cut_tiles  # noqa: E402
 
 TARGET = 1.5
 #: Other runs of this code on the day the doc was written (the machine's speed varies from run to run).
-EARLIER = ("1.38× and 1.30× (16 frames each). Two changes to registration came together: the pose polish "
+EARLIER = ("with run 6's weights, before run 7's (docs/detector.md; a model of the same size), 1.20×, "
+           "1.38× and 1.30× (16 frames each). Two changes to registration came together: the pose polish "
            "(vision/register.py, `polish_pose`) costs about 70 ms a frame, and casting the points to float64 "
            "before `ufunc.at` in `vision.boxes.pixel_bounds` saved more than that (its float32 and integer "
            "points had taken numpy's slow path, about 5 ms a call and 30 calls a frame). Measured the same "
