@@ -70,9 +70,9 @@ def test_a_fresh_render_is_detected_where_the_id_image_says(sample, detector):
             label = taxonomy.LABEL_OF[(cls, 1)]
             found += any(d.label == label and region_iou(np.array(d.region), box, 1024) > 0.3 for d in detections)
     assert expected >= 5
-    # Floor measured with the bundled CPU-trained weights (docs/detector.md): it finds at least a
-    # third of the large doors, windows and columns a fresh render shows.
-    assert found / expected >= 0.33
+    # Run 6 (CPU-trained) and run 7 (the bundled weights, docs/detector.md) both find all six large
+    # doors, windows and columns these renders show; the floor allows one miss.
+    assert found / expected >= 0.8
 
 
 def test_loading_on_a_machine_without_ultralytics_settings_writes_nothing_on_stdout(tmp_path):
