@@ -64,16 +64,17 @@ def train_detector_command(out, config, epochs, images, seed, start_from, render
     if render_to and data:
         fail("--render-to and --data are two halves of one run: give one of them")
     settings = settings_for(config, images=images, epochs=epochs)
+    if render_to:
+        with progress_bar(settings["images"], "rendering tiles") as update:
+            counts = render_training_data(render_to, settings["images"], settings["size"], seed,
+                                          progress=update)
+        emit({"dataset": str(render_to), "label_counts": counts}, as_json,
+             f"{render_to}: {settings['images']} training tiles rendered")
+        return
     if data:
         result = fit_detector(out or BUNDLED_WEIGHTS, data, settings, seed=seed, start_from=start_from)
     else:
         with progress_bar(settings["images"], "rendering tiles") as update:
-            if render_to:
-                counts = render_training_data(render_to, settings["images"], settings["size"], seed,
-                                              progress=update)
-                emit({"dataset": str(render_to), "label_counts": counts}, as_json,
-                     f"{render_to}: {settings['images']} training tiles rendered")
-                return
             result = train_detector(out or BUNDLED_WEIGHTS, config=config, images=images, epochs=epochs,
                                     seed=seed, start_from=start_from, progress=update)
     emit(result.as_dict(), as_json, f"{result.weights}: mAP50 {result.map50_all:.3f} on the held-out layout "
