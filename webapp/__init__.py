@@ -25,14 +25,16 @@ class ConfigurationError(RuntimeError):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from the environment, then ``config``; bind extensions, blueprints, CLI."""
+    from webapp import headers, limits
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
+    from webapp.auth import throttle
     from webapp.cli import register_commands
     from webapp.config import Config
     from webapp.dashboard import bp as dashboard_bp
     from webapp.extensions import compress, csrf, db, login_manager, migrate
-    from webapp import limits
     from webapp.health import bp as health_bp
+    from webapp.secret_key import weakness
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(Config())
@@ -45,12 +47,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
     elif app.config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY and app.config["SITETWIN_ENV"] != "development":
         raise ConfigurationError("SECRET_KEY is the development key; set a long random value")
+    elif app.config["SITETWIN_ENV"] != "development" and (weak := weakness(app.config["SECRET_KEY"])):
+        raise ConfigurationError(f"{weak} (SITETWIN_ENV={app.config['SITETWIN_ENV']}); set a long random "
+                                 "value, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'")
     Path(app.config["SITETWIN_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     compress.init_app(app)
+    headers.init_app(app)  # first: a plain-HTTP request is sent to HTTPS before anything else runs
+    throttle.init_app(app)
     limits.init_app(app)  # before CSRF reads any form
     csrf.init_app(app)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on

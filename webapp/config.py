@@ -6,6 +6,7 @@ Every setting is documented in ``docs/configuration.md``. Tests pass their own m
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -30,6 +31,25 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.SITETWIN_ENV != "development"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # Sign-in sessions (server-side records): days a remember-me cookie lasts, hours a browser session.
+        remember_days = float(os.environ.get("SITETWIN_REMEMBER_DAYS", "30"))
+        self.REMEMBER_COOKIE_DURATION = dt.timedelta(days=remember_days)
+        self.SITETWIN_SESSION_HOURS = float(os.environ.get("SITETWIN_SESSION_HOURS", "24"))
+        # Sign-in throttling (limits' notation): failures per account, attempts per client address.
+        self.SITETWIN_SIGNIN_ACCOUNT_LIMIT = os.environ.get("SITETWIN_SIGNIN_ACCOUNT_LIMIT",
+                                                            "5 per 15 minutes")
+        self.SITETWIN_SIGNIN_ADDRESS_LIMIT = os.environ.get("SITETWIN_SIGNIN_ADDRESS_LIMIT", "30 per minute")
+        # Where the counters live: Redis when the broker is Redis (shared by every web process), else memory.
+        broker = os.environ.get("CELERY_BROKER_URL", "")
+        self.RATELIMIT_STORAGE_URI = os.environ.get(
+            "RATELIMIT_STORAGE_URI", broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+        )
+        # Redirect plain HTTP to HTTPS (and send HSTS); on outside development.
+        self.SITETWIN_FORCE_HTTPS = os.environ.get(
+            "SITETWIN_FORCE_HTTPS", "0" if self.SITETWIN_ENV == "development" else "1"
+        ) not in {"0", "false", "no"}
         # Compress what a site office's connection waits for: plans, storey models, status maps, pages.
         self.COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/javascript",
                                    "application/json", "image/svg+xml", "model/gltf-binary"]

@@ -12,6 +12,7 @@ from flask import abort, g
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from webapp.auth import sessions
 from webapp.extensions import db, login_manager
 from webapp.models import Membership, Project, User
 from webapp.models.accounts import ROLES
@@ -22,8 +23,9 @@ login_manager.session_protection = "strong"
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(token: str) -> User | None:
+    """The user of a live sign-in session (the cookie carries its random token; see auth/sessions)."""
+    return sessions.load(token)
 
 
 def role_on(user: User, project_id: int) -> str | None:

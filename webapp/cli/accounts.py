@@ -52,6 +52,56 @@ def user_create_command(email, password, name, project_name, role, as_json) -> N
          as_json, f"user {user.email}" + (f" is {role} on {project_name}" if project_name else ""))
 
 
+def _user_by_email(email: str):
+    from sqlalchemy import func, select
+
+    from webapp.extensions import db
+    from webapp.models import User
+
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        fail(f"no user {email}")
+    return user
+
+
+@user_group.command("password")
+@click.argument("email")
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def user_password_command(email, password, as_json) -> None:
+    """Set a user's password; every session of the user ends (each browser signs in again)."""
+    from webapp.auth import sessions
+    from webapp.extensions import db
+
+    ensure_database()
+    if len(password) < 8:
+        fail("a password needs at least 8 characters")
+    user = _user_by_email(email)
+    user.set_password(password)
+    ended = sessions.end_all(user.id)
+    db.session.commit()
+    emit({"id": user.id, "email": user.email, "sessions_ended": ended}, as_json,
+         f"password of {user.email} changed; {ended} session(s) ended")
+
+
+@user_group.command("sign-out")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@with_appcontext
+def user_sign_out_command(email, as_json) -> None:
+    """End every session of a user (a lost laptop, a copied cookie): remember-me cookies included."""
+    from webapp.auth import sessions
+    from webapp.extensions import db
+
+    ensure_database()
+    user = _user_by_email(email)
+    ended = sessions.end_all(user.id)
+    db.session.commit()
+    emit({"id": user.id, "email": user.email, "sessions_ended": ended}, as_json,
+         f"{ended} session(s) of {user.email} ended")
+
+
 @click.group("token")
 def token_group() -> None:
     """API tokens of camera devices and integrations (one project each)."""

@@ -37,9 +37,33 @@ class User(UserMixin, Base):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    #: The sign-in session this request runs under (set by :mod:`webapp.auth.sessions`, never stored).
+    session_token = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: the sign-in session's random
+        token, not the user id, so that ending the session (logout, password change) ends the cookie too."""
+        if not self.session_token:
+            raise RuntimeError("start a sign-in session (webapp.auth.sessions.start) before login_user")
+        return self.session_token
+
+
+class UserSession(Base):
+    """One sign-in (one browser): found by the SHA-256 of its random token, deleted at logout, on a
+    password change and by ``sitetwin user sign-out``; it lapses at ``expires_at``."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Membership(Base):
