@@ -46,6 +46,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get(
             "RATELIMIT_STORAGE_URI", broker if broker.startswith(("redis://", "rediss://")) else "memory://"
         )
+        # Reverse proxies in front that set X-Forwarded-For/-Proto (the client's address for sign-in limits).
+        self.SITETWIN_PROXY_COUNT = int(os.environ.get("SITETWIN_PROXY_COUNT", "0"))
         # Redirect plain HTTP to HTTPS (and send HSTS); on outside development.
         self.SITETWIN_FORCE_HTTPS = os.environ.get(
             "SITETWIN_FORCE_HTTPS", "0" if self.SITETWIN_ENV == "development" else "1"

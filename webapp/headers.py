@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Flask, redirect, request
 from flask_talisman import Talisman
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -40,7 +41,11 @@ def _redirect_to_https():
 
 
 def init_app(app: Flask) -> None:
-    """Headers on every response; a redirect to HTTPS first when SITETWIN_FORCE_HTTPS is on."""
+    """Headers on every response; a redirect to HTTPS first when SITETWIN_FORCE_HTTPS is on. Behind
+    SITETWIN_PROXY_COUNT proxies, the client's address and scheme come from their X-Forwarded- headers."""
+    if app.config["SITETWIN_PROXY_COUNT"] > 0:
+        hops = int(app.config["SITETWIN_PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     if app.config["SITETWIN_FORCE_HTTPS"]:
         app.before_request(_redirect_to_https)
     Talisman(

@@ -121,6 +121,8 @@ def test_a_site_manager_watches_an_uploaded_walk_turn_into_progress(browser, liv
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # A script, style or image the Content-Security-Policy blocks is reported on the console.
+    page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
 
     page.goto(f"{base}/projects/{project}")
     assert "/auth/login" in page.url

@@ -134,6 +134,37 @@ def test_thirty_attempts_per_address_per_minute_and_the_api_is_not_throttled(app
     assert created.status_code == 201, created.get_json()
 
 
+def test_the_address_is_the_proxys_client_only_behind_a_trusted_proxy(database_url, tmp_path):
+    """Without SITETWIN_PROXY_COUNT a forged X-Forwarded-For changes nothing; behind one trusted proxy
+    each client has its own count, though all arrive from the proxy's address. (3 attempts per
+    address here, to keep it short; the default is tested above.)"""
+
+    def post(client, password, forwarded_for, email="site@x.org"):
+        environ = {"REMOTE_ADDR": "10.0.0.1"}
+        page = client.get("/auth/login", environ_base=environ).get_data(as_text=True)
+        return client.post("/auth/login", environ_base=environ, headers={"X-Forwarded-For": forwarded_for},
+                           data={"email": email, "password": password, "csrf_token": csrf_of(page)})
+
+    limit = {"SITETWIN_SIGNIN_ADDRESS_LIMIT": "3 per minute"}
+    direct_app = make_app(database_url, tmp_path / "data", **limit)
+    proxied_app = make_app(database_url, tmp_path / "data", SITETWIN_PROXY_COUNT=1, **limit)
+    try:
+        create_user(direct_app.test_cli_runner(), "site@x.org")
+        direct = direct_app.test_client()
+        for k in range(3):
+            assert post(direct, "guess", f"198.51.100.{k + 1}", f"nobody-{k}@x.org").status_code == 401
+        assert post(direct, PASSWORD, "198.51.100.99").status_code == 429
+
+        proxied = proxied_app.test_client()
+        for k in range(3):
+            assert post(proxied, "guess", "203.0.113.1", f"nobody-{k}@x.org").status_code == 401
+        assert post(proxied, PASSWORD, "203.0.113.1").status_code == 429
+        assert post(proxied, PASSWORD, "203.0.113.2").status_code == 302
+    finally:
+        dispose(direct_app)
+        dispose(proxied_app)
+
+
 @pytest.fixture
 def redis_db14():
     connection = redis.Redis.from_url(REDIS_URL)
