@@ -195,6 +195,24 @@ def test_web_processes_share_the_counters_in_redis(database_url, tmp_path, runne
             dispose(a)
 
 
+def test_sign_in_is_refused_not_unlimited_while_the_counters_cannot_be_reached(database_url, tmp_path):
+    """Redis down (a port nothing listens on): 503 with a clear message, no one signed in, no 500."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = make_app(database_url, tmp_path / "data", RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0")
+    try:
+        create_user(app.test_cli_runner(), "site@x.org")
+        client = app.test_client()
+        refused = attempt(client, "site@x.org", PASSWORD)
+        assert refused.status_code == 503 and "Sign-in is unavailable" in refused.get_data(as_text=True)
+        assert not signed_in(client) and session_count(app, "site@x.org") == 0
+    finally:
+        dispose(app)
+
+
 def test_the_password_page_is_throttled_too(app, runner):
     create_user(runner, "site@x.org")
     client = app.test_client()
@@ -336,6 +354,26 @@ def test_the_cli_sets_a_password_and_signs_a_user_out_everywhere(app, runner):
     assert missing.exit_code != 0 and "no user nobody@x.org" in missing.stderr
     short = runner.invoke(args=["user", "password", "site@x.org", "--password", "short"])
     assert short.exit_code != 0 and "8 characters" in short.stderr
+
+
+def test_a_lapsed_session_is_not_accepted(app, runner):
+    import datetime as dt
+
+    from webapp.extensions import db
+    from webapp.models import UserSession
+
+    create_user(runner, "site@x.org")
+    client = app.test_client()
+    assert attempt(client, "site@x.org", PASSWORD, remember=True).status_code == 302 and signed_in(client)
+    with app.app_context():
+        row = db.session.scalar(select(UserSession))
+        assert row.remember
+        row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        db.session.commit()
+    assert not signed_in(client)
+    # The next sign-in of the user clears the lapsed record.
+    assert attempt(app.test_client(), "site@x.org", PASSWORD).status_code == 302
+    assert session_count(app, "site@x.org") == 1
 
 
 def test_a_session_cookie_from_before_the_upgrade_is_not_accepted(app, runner):

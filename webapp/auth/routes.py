@@ -24,7 +24,8 @@ def _safe_next(target: str | None) -> str:
 
 def _too_many(template: str, form, refusal):
     flash(message(refusal), "error")
-    response = current_app.make_response((render_template(template, form=form), 429))
+    status = 503 if refusal.scope == "unavailable" else 429
+    response = current_app.make_response((render_template(template, form=form), status))
     response.headers["Retry-After"] = str(refusal.retry_after)
     return response
 

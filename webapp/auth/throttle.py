@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -25,13 +26,13 @@ EXTENSION = "sitetwin_signin_throttle"
 class Refusal:
     """Why an attempt is refused and how many seconds until the next one may succeed."""
 
-    scope: str  # "account" or "address"
+    scope: str  # "account", "address", or "unavailable" (the counters cannot be reached)
     retry_after: int
 
 
 class SignInThrottle:
     def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True))
         self.per_account: RateLimitItem = parse(per_account)
         self.per_address: RateLimitItem = parse(per_address)
 
@@ -46,17 +47,25 @@ class SignInThrottle:
 
     def attempt(self, email: str, address: str) -> Refusal | None:
         """Count an attempt from ``address`` for ``email`` and reserve one failure of the account (so
-        that parallel guesses cannot overrun the limit); a refusal when either limit is used up."""
-        if not self.limiter.hit(self.per_address, "signin-address", address):
-            return Refusal("address", self._retry_after(self.per_address, "signin-address", address))
-        account = self._account(email)
-        if not self.limiter.hit(self.per_account, "signin-account", account):
-            return Refusal("account", self._retry_after(self.per_account, "signin-account", account))
+        that parallel guesses cannot overrun the limit); a refusal when either limit is used up, or
+        when the counters cannot be reached (no unlimited guessing while Redis is down)."""
+        try:
+            if not self.limiter.hit(self.per_address, "signin-address", address):
+                return Refusal("address", self._retry_after(self.per_address, "signin-address", address))
+            account = self._account(email)
+            if not self.limiter.hit(self.per_account, "signin-account", account):
+                return Refusal("account", self._retry_after(self.per_account, "signin-account", account))
+        except StorageError as error:
+            current_app.logger.error("sign-in refused: the rate-limit storage cannot be reached: %s", error)
+            return Refusal("unavailable", 30)
         return None
 
     def succeeded(self, email: str) -> None:
         """The right password: the account's reserved failures are forgotten."""
-        self.limiter.clear(self.per_account, "signin-account", self._account(email))
+        try:
+            self.limiter.clear(self.per_account, "signin-account", self._account(email))
+        except StorageError as error:  # the failures lapse with their window anyway
+            current_app.logger.warning("could not clear sign-in failures: %s", error)
 
 
 def init_app(app: Flask) -> None:
@@ -73,6 +82,8 @@ def message(refusal: Refusal) -> str:
     """The sentence the sign-in page shows."""
     minutes = math.ceil(refusal.retry_after / 60)
     wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if refusal.scope == "unavailable":
+        return "Sign-in is unavailable for a moment (its attempt counters cannot be reached). Try again soon."
     if refusal.scope == "account":
         return f"Too many failed sign-ins for this account. Try again in {wait}."
     return f"Too many sign-in attempts from this address. Try again in {wait}."
