@@ -43,12 +43,10 @@ def load(token: str) -> User | None:
     """The active user whose unexpired session has this token, else None."""
     if not token or len(token) > 128:
         return None
-    row = db.session.scalar(
-        select(UserSession).where(UserSession.digest == _digest(token), UserSession.expires_at > utcnow())
+    user = db.session.scalar(  # one query per request: the session row and its user together
+        select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.digest == _digest(token), UserSession.expires_at > utcnow())
     )
-    if row is None:
-        return None
-    user = db.session.get(User, row.user_id)
     if user is None or not user.active:
         return None
     user.session_token = token
