@@ -25,13 +25,13 @@ class ConfigurationError(RuntimeError):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from the environment, then ``config``; bind extensions, blueprints, CLI."""
+    from webapp import guards, limits
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
     from webapp.cli import register_commands
     from webapp.config import Config
     from webapp.dashboard import bp as dashboard_bp
     from webapp.extensions import compress, csrf, db, login_manager, migrate
-    from webapp import limits
     from webapp.health import bp as health_bp
 
     app = Flask(__name__, instance_relative_config=False)
@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     compress.init_app(app)
     limits.init_app(app)  # before CSRF reads any form
+    guards.init_app(app)  # NUL bytes, JSON depth, ids out of range: 4xx before any view or CSRF
     csrf.init_app(app)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
     register_commands(app)
