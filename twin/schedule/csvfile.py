@@ -58,7 +58,7 @@ def read_csv(path: str | Path) -> Schedule:
         try:
             return _read_rows(path, reader, problems)
         except csv.Error as error:  # e.g. a cell over csv.field_size_limit() (128 KiB), a NUL byte
-            line = reader.line_num
+            line = reader.line_num + 1  # line_num counts the lines read whole; the error is on the next
             raise ScheduleImportError(str(path), [ImportProblem(
                 f"(line {line})", "csv", f"unreadable CSV at line {line}: {error}")]) from error
 
