@@ -40,6 +40,11 @@ class Refused(Exception):
         self.status = status
 
 
+def _has(pattern: re.Pattern, *texts: object) -> bool:
+    """Whether any of ``texts`` that is a string contains ``pattern`` (a parser may hand over None)."""
+    return any(isinstance(text, str) and pattern.search(text) for text in texts)
+
+
 def _describe(text: str) -> str:
     found = _URL_CONTROL.search(text)
     return f"U+{ord(found.group()):04X}" if found else "a control character"
@@ -71,7 +76,7 @@ def _json_control(value: Any) -> str | None:
                 return path
         elif isinstance(item, dict):
             for key, child in item.items():
-                if _TEXT_CONTROL.search(key):
+                if _has(_TEXT_CONTROL, key):
                     return f"{path} (a key)"
                 stack.append((f"{path}.{key}", child))
         elif isinstance(item, list):
@@ -83,7 +88,7 @@ def check_url() -> None:
     if _URL_CONTROL.search(request.path):
         raise Refused(400, f"the URL path contains a control character ({_describe(request.path)})")
     for key, value in request.args.items(multi=True):
-        if _URL_CONTROL.search(key) or _URL_CONTROL.search(value):
+        if _has(_URL_CONTROL, key, value):
             raise Refused(400, f"query parameter {key!r} contains a control character")
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
@@ -109,7 +114,7 @@ def check_form() -> None:
             "application/x-www-form-urlencoded", "multipart/form-data"):
         return
     for key, value in request.form.items(multi=True):
-        if _TEXT_CONTROL.search(key) or _TEXT_CONTROL.search(value):
+        if _has(_TEXT_CONTROL, key, value):
             raise Refused(400, f"form field {key!r} contains a control character (NUL or other)")
 
 
