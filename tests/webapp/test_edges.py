@@ -5,6 +5,7 @@ form fields and JSON; JSON nested too deep; ids and page numbers out of range. E
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 
@@ -217,3 +218,87 @@ def test_json_depth_measures_what_the_parser_would_nest(value):
 
     assert json_depth(json.dumps(value).encode()) == depth(value)
     assert json_depth(json.dumps(value, ensure_ascii=False).encode()) == depth(value)
+
+
+def test_the_same_recipient_twice_is_a_400_not_a_500(site):
+    """Found by the form fuzzing below: the unique (project, email, phone) constraint raised a 500."""
+    from webapp.extensions import db
+    from webapp.models import Recipient
+
+    p, _ = project_ids(site)
+    manager = signed_in(site)
+    token = csrf_of(manager.get(f"/projects/{p}/settings").get_data(as_text=True))
+    form = {"csrf_token": token, "email": "twice@x.org", "phone": "+447700900999"}
+    assert manager.post(f"/projects/{p}/settings/recipients", data=form).status_code == 303
+    again = manager.post(f"/projects/{p}/settings/recipients", data=form)
+    assert again.status_code == 400 and "already a recipient" in text(again)
+    with site.app_context():
+        assert len(db.session.scalars(select(Recipient).where(Recipient.email == "twice@x.org")).all()) == 1
+
+
+def form_routes(p: int, gid: str) -> dict[str, st.SearchStrategy]:
+    """Every form the dashboard posts (but sign-in and out), each with its fields drawn from
+    plausible values mixed with arbitrary text: a path → a strategy of (fields, files)."""
+    text = st.text(max_size=300)
+    any_id = st.integers(min_value=0, max_value=2**64) | st.sampled_from([1, 2, 3])
+    number = st.sampled_from(["0", "3", "-1", "1e309", "nan", "99999999999999999999", "１２"]) | text
+    date = st.sampled_from(["2027-01-04", "2027-02-30", "0000-01-01", "9999-12-31"]) | text
+
+    ids_of = any_id.map(lambda n: {"__id__": n})
+
+    def fields(**strategies):
+        return st.fixed_dictionaries({}, optional=strategies)
+
+    names = st.sampled_from(["x.ifc", "x.csv", "x.xml", "x.xer", "x.pdf", "../../x.csv", "\u202ex.csv", ""])
+    upload = st.tuples(st.binary(max_size=2048), names)
+    kinds = st.sampled_from(["slip_days", "behind_pct", "past_finish", "forecast_beyond"])
+    phone = st.from_regex(r"\+[1-9]\d{6,14}", fullmatch=True)
+    roles = st.sampled_from(["camera", "manager"]) | text
+    return {
+        f"/projects/{p}/settings/rules": fields(kind=kinds | text, threshold=number, milestone=date,
+                                                trade=text, storey=text),
+        f"/projects/{p}/settings/recipients": fields(name=text, email=st.emails() | text, phone=phone | text,
+                                                     trade=text, storey=text),
+        f"/projects/{p}/settings/tokens": fields(name=text, role=roles),
+        f"/projects/{p}/elements/{gid}/review": fields(stage=number, note=text),
+        **{f"/projects/{p}/settings/{kind}/{{id}}/{action}": ids_of
+           for kind, action in (("rules", "toggle"), ("recipients", "toggle"), ("tokens", "revoke"))},
+        f"/projects/{p}/settings/schedule": fields(lenient=st.sampled_from(["y", "", "false"]) | text,
+                                                   file=upload),
+        f"/projects/{p}/settings/model": fields(file=upload),
+    }
+
+
+def test_generated_form_posts_with_their_csrf_token_get_no_server_error(site):
+    """Hypothesis fills every dashboard form (a signed-in manager, its valid CSRF token) with
+    arbitrary values, ids and files: each answer is a page, a redirect or a 4xx, never a 5xx."""
+    from webapp.extensions import db
+    from webapp.models import Element
+
+    p, _ = project_ids(site)
+    with site.app_context():
+        gid = db.session.scalar(select(Element.global_id).limit(1))
+    manager = signed_in(site)  # once: sign-in is rate limited
+    token = csrf_of(manager.get(f"/projects/{p}/settings").get_data(as_text=True))
+    routes = form_routes(p, gid)
+    seen: list[tuple[str, int]] = []
+
+    @settings(max_examples=250, deadline=None, database=None)
+    @given(st.data())
+    def post(data):
+        route = data.draw(st.sampled_from(sorted(routes)))
+        form = dict(data.draw(routes[route]))
+        url = route.replace("{id}", str(form.pop("__id__", 1)))
+        upload = form.pop("file", None)
+        if upload is not None:
+            form["file"] = (io.BytesIO(upload[0]), upload[1])
+        response = manager.post(url, data={"csrf_token": token, **form},
+                                content_type="multipart/form-data" if upload else None)
+        seen.append((route, response.status_code))
+        assert response.status_code < 500, (url, form, response.status_code, text(response)[-800:])
+
+    post()
+    assert {route for route, _ in seen} == set(routes)
+    statuses = {status for _, status in seen}
+    assert 400 in statuses and statuses & {200, 302, 303}  # refusals and accepted posts were both reached
+    assert manager.get("/projects").status_code == 200  # still signed in: no form signed the manager out
