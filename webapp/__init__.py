@@ -25,7 +25,7 @@ class ConfigurationError(RuntimeError):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from the environment, then ``config``; bind extensions, blueprints, CLI."""
-    from webapp import headers, limits
+    from webapp import guards, headers, limits
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
     from webapp.auth import throttle
@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)  # first: a plain-HTTP request is sent to HTTPS before anything else runs
     throttle.init_app(app)
     limits.init_app(app)  # before CSRF reads any form
+    guards.init_app(app)  # NUL bytes, JSON depth, ids out of range: 4xx before any view or CSRF
     csrf.init_app(app)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
     register_commands(app)

@@ -74,6 +74,8 @@ class Config:
         self.SITETWIN_MAX_VIDEO_FRAMES = int(os.environ.get("SITETWIN_MAX_VIDEO_FRAMES", "5000"))
         # IFC models and schedules uploaded by managers (only their routes accept this much).
         self.SITETWIN_MAX_MODEL_BYTES = int(os.environ.get("SITETWIN_MAX_MODEL_BYTES", str(2 * 1024**3)))
+        # Request guards (webapp/guards.py): deepest JSON nesting accepted (arrays and objects).
+        self.SITETWIN_MAX_JSON_DEPTH = int(os.environ.get("SITETWIN_MAX_JSON_DEPTH", "32"))
         self.SITETWIN_JOBS = os.environ.get("SITETWIN_JOBS", "thread")
         # Celery with Redis for processing on other machines (unset: in-process).
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ifcopenshell
 
+from twin.schedule.clean import clean_schedule, clean_text
 from twin.schedule.model import ImportProblem, Predecessor, Schedule, ScheduleImportError, Task
 from twin.schedule.validate import check, validate
 
@@ -41,7 +42,8 @@ def read_schedule(path: str | Path, model: ifcopenshell.file | None = None, link
                   ) -> tuple[Schedule, list[ImportProblem]]:
     """Read a schedule file (format by extension, else by content), apply a link file, and resolve selectors against
     ``model``. Returns the schedule and the link problems found on the way (unknown tasks in the
-    link file, selectors that select nothing); :func:`check` finds the rest."""
+    link file, selectors that select nothing); :func:`check` finds the rest. A file without tasks
+    is refused; texts that can reach an alert's headers are cleaned (:mod:`twin.schedule.clean`)."""
     from twin.schedule.links import apply_link_file, resolve_selectors
 
     path = Path(path)
@@ -66,6 +68,10 @@ def read_schedule(path: str | Path, model: ifcopenshell.file | None = None, link
         from twin.schedule.csvfile import read_csv
 
         schedule = read_csv(path)
+    if not schedule.tasks:
+        raise ScheduleImportError(str(path), [ImportProblem(
+            None, "tasks", f"no tasks: the {kind} file holds none; it cannot become the current schedule")])
+    schedule = clean_schedule(schedule)
     problems: list[ImportProblem] = []
     if link_file is not None:
         schedule, found = apply_link_file(schedule, link_file)
@@ -74,5 +80,5 @@ def read_schedule(path: str | Path, model: ifcopenshell.file | None = None, link
     return schedule, problems + found
 
 
-__all__ = ["ImportProblem", "Predecessor", "Schedule", "ScheduleImportError", "Task", "check", "read_schedule",
-           "sniff_format", "validate"]
+__all__ = ["ImportProblem", "Predecessor", "Schedule", "ScheduleImportError", "Task", "check", "clean_text",
+           "read_schedule", "sniff_format", "validate"]

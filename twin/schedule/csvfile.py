@@ -55,28 +55,38 @@ def read_csv(path: str | Path) -> Schedule:
     problems: list[ImportProblem] = []
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ScheduleImportError(str(path), [ImportProblem(None, "columns", f"missing {', '.join(missing)}")])
-        tasks = []
-        for line, row in enumerate(reader, start=2):
-            task_id = (row.get("id") or "").strip() or f"(line {line})"
-            elements, selectors = parse_links_text(row.get("elements"))
-            basis = (row.get("weight_basis") or "count").strip().lower()
-            if basis not in WEIGHT_BASES:
-                problems.append(ImportProblem(task_id, "weight_basis", f"{basis!r} is not one of {', '.join(WEIGHT_BASES)}"))
-                basis = "count"
-            tasks.append(Task(
-                id=task_id, name=(row.get("name") or "").strip() or task_id,
-                planned_start=_date(row["planned_start"], task_id, "planned_start", problems),
-                planned_finish=_date(row["planned_finish"], task_id, "planned_finish", problems),
-                parent=(row.get("parent") or "").strip() or None,
-                trade=(row.get("trade") or "").strip() or None,
-                predecessors=parse_predecessors(row.get("predecessors") or "", task_id, problems),
-                actual_start=_date(row.get("actual_start") or "", task_id, "actual_start", problems),
-                actual_finish=_date(row.get("actual_finish") or "", task_id, "actual_finish", problems),
-                elements=elements, selectors=selectors, weight_basis=basis,
-            ))
+        try:
+            return _read_rows(path, reader, problems)
+        except csv.Error as error:  # e.g. a cell over csv.field_size_limit() (128 KiB), a NUL byte
+            line = reader.line_num + 1  # line_num counts the lines read whole; the error is on the next
+            raise ScheduleImportError(str(path), [ImportProblem(
+                f"(line {line})", "csv", f"unreadable CSV at line {line}: {error}")]) from error
+
+
+def _read_rows(path: Path, reader: csv.DictReader, problems: list[ImportProblem]) -> Schedule:
+    """The tasks of ``reader``'s rows; malformed cells are collected into ``problems`` and refused."""
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ScheduleImportError(str(path), [ImportProblem(None, "columns", f"missing {', '.join(missing)}")])
+    tasks = []
+    for line, row in enumerate(reader, start=2):
+        task_id = (row.get("id") or "").strip() or f"(line {line})"
+        elements, selectors = parse_links_text(row.get("elements"))
+        basis = (row.get("weight_basis") or "count").strip().lower()
+        if basis not in WEIGHT_BASES:
+            problems.append(ImportProblem(task_id, "weight_basis", f"{basis!r} is not one of {', '.join(WEIGHT_BASES)}"))
+            basis = "count"
+        tasks.append(Task(
+            id=task_id, name=(row.get("name") or "").strip() or task_id,
+            planned_start=_date(row["planned_start"], task_id, "planned_start", problems),
+            planned_finish=_date(row["planned_finish"], task_id, "planned_finish", problems),
+            parent=(row.get("parent") or "").strip() or None,
+            trade=(row.get("trade") or "").strip() or None,
+            predecessors=parse_predecessors(row.get("predecessors") or "", task_id, problems),
+            actual_start=_date(row.get("actual_start") or "", task_id, "actual_start", problems),
+            actual_finish=_date(row.get("actual_finish") or "", task_id, "actual_finish", problems),
+            elements=elements, selectors=selectors, weight_basis=basis,
+        ))
     if problems:
         raise ScheduleImportError(str(path), problems)
     return Schedule(name=path.stem, source_format="csv", tasks=tasks)

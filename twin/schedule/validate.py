@@ -73,7 +73,7 @@ def check(schedule: Schedule, known_globalids: set[str] | frozenset[str], lenien
     """Strict: raise :class:`ScheduleImportError` naming every problem; nothing is returned.
     Lenient: drop links to unknown GlobalIds, unknown predecessors and parents (the task becomes a
     root), tasks with missing or reversed dates, every task of a cycle, and the later tasks of a
-    duplicated id; return what is sound and the list of problems."""
+    duplicated id; return what is sound and the list of problems (refused when nothing is)."""
     problems = validate(schedule, known_globalids)
     if not problems:
         return schedule, []
@@ -87,6 +87,8 @@ def check(schedule: Schedule, known_globalids: set[str] | frozenset[str], lenien
             kept.append(task)
         seen.add(task.id)
     ids = {t.id for t in kept}
+    if not kept:  # an empty schedule must not become the current one
+        raise ScheduleImportError(source, [*problems, ImportProblem(None, "tasks", "no sound task left")])
     kept = [t.with_(elements=tuple(g for g in t.elements if g in known_globalids),
                     predecessors=tuple(p for p in t.predecessors if p.task in ids),
                     parent=t.parent if t.parent in ids else None) for t in kept]

@@ -36,6 +36,9 @@ def read_xer(path: str | Path) -> Schedule:
     except Exception as error:  # xerparser raises ValueError/CorruptXerFile/KeyError for bad files
         message = f"not a readable P6 XER file ({error})".replace("\n", "; ")
         raise ScheduleImportError(str(path), [ImportProblem(None, "format", message)]) from error
+    if not xer.tasks:  # WBS nodes alone are summaries of nothing
+        raise ScheduleImportError(str(path), [ImportProblem(
+            None, "tasks", "no activities (TASK table empty or absent): nothing to schedule")])
     # Relationships from TASKPRED itself: xerparser's task.predecessors rounds lags to whole days.
     links_in: dict[str, list[Predecessor]] = {}
     for rel in xer.relationships.values():

@@ -36,6 +36,19 @@ def openapi_document() -> dict:
     capture_id = {"name": "capture_id", "in": "path", "required": True,
                   "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
     refusals = {code: _ERROR for code in ("400", "401", "403", "404", "409", "413", "415")}
+    # OpenAPI links: what a camera does next with a capture's status (and Schemathesis's stateful sequences).
+    from_status = {
+        "GetCapture": {"operationId": "getCapture", "parameters": {"capture_id": "$response.body#/id"}},
+        "PutMissingFrame": {"operationId": "putFrame", "parameters": {"capture_id": "$response.body#/id",
+                                                                      "index": "$response.body#/missing/0"}},
+        "PutVideo": {"operationId": "putVideo", "parameters": {"capture_id": "$response.body#/id"}},
+        "Finalise": {"operationId": "finaliseCapture", "parameters": {"capture_id": "$response.body#/id"}},
+    }
+    from_upload = {
+        "GetCapture": {"operationId": "getCapture", "parameters": {"capture_id": "$request.path.capture_id"}},
+        "Finalise": {"operationId": "finaliseCapture",
+                     "parameters": {"capture_id": "$request.path.capture_id"}},
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "SiteTwin upload API", "version": "1",
@@ -47,19 +60,25 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": {
             "/captures": {"post": {
+                "operationId": "createCapture",
                 "summary": "Create a capture from its manifest (or get it back on retry)",
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"oneOf": [{"$ref": "#/components/schemas/Manifest"},
                                          {"$ref": "#/components/schemas/VideoManifest"}]}}}},
                 "responses": {"201": {"description": "Created", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}},
+                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}, "links": from_status},
                               "200": {"description": "Already there (a retry)", "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}}, **refusals}}},
+                                  "schema": {"$ref": "#/components/schemas/CaptureStatus"}}},
+                              "links": from_status},
+                              **refusals}}},
             "/captures/{capture_id}": {"get": {
+                "operationId": "getCapture",
                 "summary": "Capture status and processing progress", "parameters": [capture_id],
                 "responses": {"200": {"description": "Status", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}}, **refusals}}},
+                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}, "links": from_status},
+                              **refusals}}},
             "/captures/{capture_id}/frames/{index}": {"put": {
+                "operationId": "putFrame",
                 "summary": "Upload frame `index` of the manifest (JPEG or PNG, 2:1)",
                 "parameters": [capture_id, {"name": "index", "in": "path", "required": True,
                                             "schema": {"type": "integer", "minimum": 0}}],
@@ -67,10 +86,13 @@ def openapi_document() -> dict:
                     "type": "object", "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"201": {"description": "Stored", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/FrameStored"}}}},
+                    "schema": {"$ref": "#/components/schemas/FrameStored"}}}, "links": from_upload},
                               "200": {"description": "Already stored (a retry)", "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/FrameStored"}}}}, **refusals}}},
+                                  "schema": {"$ref": "#/components/schemas/FrameStored"}}},
+                              "links": from_upload},
+                              **refusals}}},
             "/captures/{capture_id}/video": {"put": {
+                "operationId": "putVideo",
                 "summary": "Upload the 360° MP4 of a capture created from a video manifest (2:1; frames are "
                            "taken from it at the manifest's interval when it is processed)",
                 "parameters": [capture_id],
@@ -78,10 +100,13 @@ def openapi_document() -> dict:
                     "type": "object", "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"201": {"description": "Stored", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/VideoStored"}}}},
+                    "schema": {"$ref": "#/components/schemas/VideoStored"}}}, "links": from_upload},
                               "200": {"description": "Already stored (a retry)", "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/VideoStored"}}}}, **refusals}}},
+                                  "schema": {"$ref": "#/components/schemas/VideoStored"}}},
+                              "links": from_upload},
+                              **refusals}}},
             "/models": {"post": {
+                "operationId": "uploadModel",
                 "summary": "Upload the project's IFC model: its next revision (manager token; the same file again "
                            "changes nothing)",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -92,6 +117,7 @@ def openapi_document() -> dict:
                               "200": {"description": "Already ingested", "content": {"application/json": {
                                   "schema": {"$ref": "#/components/schemas/Revision"}}}}, **refusals}}},
             "/schedules": {"post": {
+                "operationId": "uploadSchedule",
                 "summary": "Upload the project's schedule (IFC 4D, MS Project XML, Primavera XER or CSV, by file "
                            "suffix): its next version (manager token)",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -105,9 +131,11 @@ def openapi_document() -> dict:
                               "200": {"description": "Already imported", "content": {"application/json": {
                                   "schema": {"$ref": "#/components/schemas/ScheduleVersion"}}}}, **refusals}}},
             "/captures/{capture_id}/finalise": {"post": {
+                "operationId": "finaliseCapture",
                 "summary": "All frames are in: queue processing", "parameters": [capture_id],
                 "responses": {"202": {"description": "Queued", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}}, **refusals}}},
+                    "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}, "links": from_status},
+                              **refusals}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -41,7 +41,8 @@ def alerts_check_command(project_name: str, now, no_deliver: bool, as_json: bool
         out["delivery"] = deliver_outbox(db.session, current_app.config, moment)
     emit(out, as_json, f"{project_name} on {result.date}: {len(result.opened)} alerts opened, "
                        f"{len(result.resolved)} resolved, {result.still_open} still open"
-                       + (f"; sent {out['delivery']['sent']}, failed {out['delivery']['failed']}"
+                       + (f"; sent {out['delivery']['sent']}, failed {out['delivery']['failed']} "
+                          f"(will retry), undeliverable {out['delivery']['undeliverable']}"
                           if "delivery" in out else ""))
 
 
@@ -49,13 +50,14 @@ def alerts_check_command(project_name: str, now, no_deliver: bool, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @with_appcontext
 def alerts_deliver_command(as_json: bool) -> None:
-    """Send the messages that are due (retries included)."""
+    """Send the messages that are due (retries included). Exits 0 when some fail: the counts say so."""
     from webapp.extensions import db
     from webapp.services.alerts import deliver_outbox
 
     ensure_database()
     counts = deliver_outbox(db.session, current_app.config)
-    emit(counts, as_json, f"sent {counts['sent']}, failed {counts['failed']}")
+    emit(counts, as_json, f"sent {counts['sent']}, failed {counts['failed']} (will retry), "
+                          f"undeliverable {counts['undeliverable']}")
 
 
 @alerts_group.group("rule")
@@ -113,7 +115,7 @@ def alerts_subscribe_command(project_name, email, phone, name, trade, storey, as
     ensure_database()
     if not email and not phone:
         fail("give --email and/or --phone")
-    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+    if email and not re.fullmatch(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+", email):
         fail(f"not an email address: {email!r}")
     if phone and not re.fullmatch(r"\+[1-9]\d{6,14}", phone):
         fail(f"not an E.164 phone number: {phone!r}")

@@ -42,12 +42,16 @@ PAGE_SIZE = 50
 
 
 def paginate(query, scalars: bool = False) -> dict:
-    """One page (``?page=N``, from 1) of ``query``: ``rows``, ``page``, ``pages``, ``total``."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    """One page (``?page=N``, from 1) of ``query``: ``rows``, ``page``, ``pages``, ``total``.
+
+    ``page`` is clamped to 1..pages: a page number past the end (``?page=99999999999999999999``)
+    shows the last page rather than overflowing the database's OFFSET."""
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
     run = db.session.scalars if scalars else db.session.execute
     rows = run(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return {"rows": rows, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "total": total}
+    return {"rows": rows, "page": page, "pages": pages, "total": total}
 
 
 @bp.app_context_processor

@@ -7,6 +7,7 @@ import datetime as dt
 
 from flask import current_app, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.access import project_view
 from webapp.dashboard import bp
@@ -125,7 +126,12 @@ def add_recipient(project_id: int):
             storey=form.storey.data or None,
         )
     )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same email and phone again: one subscription each (a 400, not a 500)
+        db.session.rollback()
+        form.email.errors = [*form.email.errors, "this email and mobile number are already a recipient"]
+        return _settings_page(recipient_form=form)
     flash("Recipient added.", "info")
     return _back()
 

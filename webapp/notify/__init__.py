@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from webapp.notify.base import Channel, DeliveryError, register, registry
+from webapp.notify.base import Channel, DeliveryError, PermanentDeliveryError, register, registry
 
 
 def channel_for(kind: str, config: Mapping[str, Any]) -> Channel:
@@ -21,4 +21,4 @@ def channel_for(kind: str, config: Mapping[str, Any]) -> Channel:
     return registry[name](config)
 
 
-__all__ = ["Channel", "DeliveryError", "channel_for", "register", "registry"]
+__all__ = ["Channel", "DeliveryError", "PermanentDeliveryError", "channel_for", "register", "registry"]

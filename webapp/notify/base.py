@@ -12,6 +12,11 @@ class DeliveryError(RuntimeError):
     """A message could not be delivered now (it will be retried). ``str()`` says why."""
 
 
+class PermanentDeliveryError(DeliveryError):
+    """A message that can never be delivered as it is (unbuildable headers, an SMTP 5xx, a number the
+    SMS provider refuses): it is marked ``failed`` with the reason and not retried."""
+
+
 class Channel:
     """Sends one message. Subclasses set ``name`` and implement :meth:`send`."""
 

@@ -5,13 +5,15 @@ a breach without an unresolved alert opens one and queues a message per subscrib
 channel (stored before anything is sent); an alert whose task is back within its rule resolves,
 which re-arms the rule for that task. ``deliver_outbox`` sends what is due, claiming each message
 under a row lock so that two schedulers never send the same one, and retries failures with
-exponential backoff, recording every attempt.
+exponential backoff, recording every attempt; a message that can never go (unbuildable headers,
+an SMTP 5xx, an invalid number) is marked ``failed`` with its reason and the others go on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,10 +24,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from twin.schedule import clean_text
 from webapp.models import Alert, AlertRule, DeliveryAttempt, OutboxMessage, Project, Recipient
-from webapp.notify import DeliveryError, channel_for
+from webapp.notify import DeliveryError, PermanentDeliveryError, channel_for
 from webapp.services.schedules import project_progress
 from webapp.services.twins import get_project
+
+log = logging.getLogger(__name__)
 
 #: Backoff after the n-th failure: 30 s, 1 min, 2 min ... capped at an hour; a mail server down for
 #: hours keeps being retried hourly and loses nothing.
@@ -84,7 +89,8 @@ def compose(project: Project, rule: AlertRule, task: dict, link: str) -> tuple[s
         "past_finish": f"is past its planned finish {task['planned_finish']} and not complete",
         "forecast_beyond": f"is forecast to finish {forecast}, after {rule.milestone or task['planned_finish']}",
     }[rule.kind]
-    subject = f"[{project.name}] {task['name']} {why.split(' (')[0]}"
+    # Names were cleaned at import; cleaned again here for rows stored before that (a header stays one line).
+    subject = clean_text(f"[{project.name}] {task['name']} {why.split(' (')[0]}")
     text = (f"{task['name']} {why}.\n\n"
             f"Done {task['actual_pct']:.1f} % against {task['planned_pct']:.1f} % planned; slip "
             f"{task['slip_days']:.1f} days; planned finish {task['planned_finish']}; forecast finish {forecast}.\n\n"
@@ -97,7 +103,7 @@ def compose(project: Project, rule: AlertRule, task: dict, link: str) -> tuple[s
             f"<tr><td>Planned finish</td><td>{body(task['planned_finish'])}</td></tr>"
             f"<tr><td>Forecast finish</td><td>{body(forecast)}</td></tr></table>"
             f"<p><a href=\"{body(link)}\">Open the task and its evidence</a></p>")
-    sms = f"{project.name}: {task['name']} {why.split(' (')[0]}, forecast {forecast}. {link}"
+    sms = clean_text(f"{project.name}: {task['name']} {why.split(' (')[0]}, forecast {forecast}. {link}")
     return subject, text, rich, sms
 
 
@@ -189,19 +195,27 @@ def _claim(session: Session, now: dt.datetime) -> OutboxMessage | None:
 
 def deliver_outbox(session: Session, config: Mapping[str, Any], now: dt.datetime | None = None,
                    limit: int = 100) -> dict[str, int]:
-    """Send the due messages (at most ``limit``); returns counts of sent and failed attempts."""
-    counts = {"sent": 0, "failed": 0}
+    """Send the due messages (at most ``limit``); returns counts of attempts: ``sent``, ``failed``
+    (retried later with backoff) and ``undeliverable`` (marked ``failed`` for good with the reason:
+    unbuildable headers, an SMTP 5xx, a number the provider refuses). One message's failure,
+    whatever it is, never stops the others."""
+    counts = {"sent": 0, "failed": 0, "undeliverable": 0}
     for _ in range(limit):
         moment = now or dt.datetime.now(dt.UTC)
         message = _claim(session, moment)
         if message is None:
             break
-        error = None
+        error, permanent = None, False
         try:
             channel_for(message.channel, config).send(message.to, message.subject, message.body_text,
                                                       message.body_html)
+        except PermanentDeliveryError as failure:
+            error, permanent = str(failure), True
         except DeliveryError as failure:
             error = str(failure)
+        except Exception as failure:  # a bug or an unforeseen library error: logged, retried with backoff
+            log.exception("sending outbox message %s failed unexpectedly", message.id)
+            error = f"unexpected {type(failure).__name__}: {failure}"
         session.add(DeliveryAttempt(message_id=message.id, at=moment, ok=error is None, error=error))
         message.attempts += 1
         if error is None:
@@ -210,6 +224,9 @@ def deliver_outbox(session: Session, config: Mapping[str, Any], now: dt.datetime
             if alert.state == "open":
                 alert.state, alert.notified_at = "notified", moment
             counts["sent"] += 1
+        elif permanent:
+            message.state, message.last_error = "failed", error
+            counts["undeliverable"] += 1
         else:
             message.state, message.last_error = "pending", error
             message.next_attempt_at = moment + backoff(message.attempts)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
 from twin.model import Twin, build_twin, save_twin
+from twin.schedule.clean import clean_text
 from webapp.db import analyze
 from webapp.models import Element, ModelRevision, Project, Storey
 
@@ -122,6 +123,14 @@ def _existing_result(project: Project, revision: ModelRevision, seconds: float) 
     )
 
 
+def check_project_name(name: str) -> None:
+    """Refuse a new project's name that could not go into an alert's subject: empty, over 200
+    characters, or with a control character or line break (:func:`twin.schedule.clean_text`)."""
+    if not name or len(name) > 200 or clean_text(name) != name:
+        raise ValueError(f"project name {name!r}: 1 to 200 characters without control characters, "
+                         "line breaks or spaces at either end")
+
+
 def ingest_model(session: Session, path: str | os.PathLike, project_name: str, data_dir: str | os.PathLike,
                  threads: int | None = None, progress: Callable[[int], None] | None = None) -> IngestResult:
     """Ingest ``path`` into project ``project_name`` (created if new).
@@ -133,6 +142,8 @@ def ingest_model(session: Session, path: str | os.PathLike, project_name: str, d
     path = Path(path)
     sha256 = file_sha256(path) if path.is_file() else ""
     project = session.scalar(select(Project).where(Project.name == project_name))
+    if project is None:
+        check_project_name(project_name)
     if project is not None and sha256:
         existing = session.scalar(
             select(ModelRevision).where(ModelRevision.project_id == project.id, ModelRevision.sha256 == sha256)
