@@ -42,7 +42,6 @@ def enqueue_capture(capture_id: int) -> None:
 def _fail(capture_id: int, message: str) -> str:
     from webapp.extensions import db
     from webapp.models import Capture
-
     from webapp.services.messages import public_message
     from webapp.services.uploads import upload_dir
 
