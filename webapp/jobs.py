@@ -50,6 +50,7 @@ def _fail(capture_id: int, message: str) -> str:
     # Shown to the camera and on the dashboard: no server path in it.
     roots = [str(upload_dir(current_app.config, capture)), current_app.config["SITETWIN_DATA_DIR"]]
     capture.state, capture.error = "failed", public_message(message, roots)
+    db.session.commit()
     return "failed"
 
 

@@ -40,8 +40,8 @@ def test_a_good_frame_decodes_to_the_same_pixels_as_opencv(fmt):
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-@pytest.mark.parametrize("how", ["stub of 700 bytes", "40 % of the file", "90 % of the file", "last bytes cut",
-                                 "zeroed middle"])
+@pytest.mark.parametrize("how", ["stub of 700 bytes", "40 % of the file", "90 % of the file",
+                                 "last bytes cut", "zeroed middle"])
 def test_a_damaged_frame_is_refused(fmt, how):
     data = damaged(encode(fmt), how)
     # OpenCV alone accepts most of these (grey fill): the reason for a strict decoder.

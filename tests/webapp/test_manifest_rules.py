@@ -4,7 +4,6 @@ cheap refusal of a huge manifest. Each is a clear 4xx that stores nothing, never
 and PostgreSQL."""
 
 import json
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -85,7 +84,7 @@ def test_a_storey_of_22_characters_is_accepted(app, camera):
     (("x.jpg", "./x.jpg"), ("frame 1 (./x.jpg)", "same file as frame 0 (x.jpg)")),
     (("frames/x.jpg", "frames/./x.jpg"), ("frame 1", "same file as frame 0")),
     (("X.jpg", "x.jpg"), ("frame 1 (x.jpg)", "same file")),
-    (("a.jpg", "a.jpg/b.jpg"), ("frame 1 (a.jpg/b.jpg)", "frame 0's file (a.jpg)", "cannot also be a folder")),
+    (("a.jpg", "a.jpg/b.jpg"), ("frame 1 (a.jpg/b.jpg)", "frame 0's file (a.jpg)", "also be a folder")),
     (("a.jpg/b.jpg", "a.jpg"), ("frame 0 (a.jpg/b.jpg)", "frame 1's file (a.jpg)")),
     (("/etc/x.jpg",), ("frame 0", "relative path")),
     (("frames/../../x.jpg",), ("frame 0", "relative path")),
@@ -147,19 +146,15 @@ def test_a_manifest_of_too_many_frames_is_refused_early_without_echoing_it(app, 
     client, token = camera
     app.config["SITETWIN_MAX_CAPTURE_FRAMES"] = 2000
     body = manifest(frames=1)
-    body["frames"] = body["frames"] * 2001  # 2,001 identical frames: full validation would find more
-    started = time.perf_counter()
+    body["frames"] = body["frames"] * 2001  # 2,001 frames naming one file: invalid if it were validated
     response = post(client, token, body)
+    # 413, not the 400 validation would give: refused before validation, and not echoed back.
     message = refused(app, response, 413, "2001 frames", "2000", "SITETWIN_MAX_CAPTURE_FRAMES")
     assert len(response.get_data()) < 1000 and "pose_prior" not in message
-    # The refusal comes before validation: far quicker than validating (measured, not asserted as a time).
-    refusal = time.perf_counter() - started
     app.config["SITETWIN_MAX_CAPTURE_FRAMES"] = 20000
-    started = time.perf_counter()
     validated = post(client, token, body)
     assert validated.status_code == 400 and "same file" in validated.get_json()["error"]
     assert len(validated.get_data()) < 1000
-    print(f"refused in {refusal * 1000:.0f} ms, validated in {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
 def test_a_manifest_over_the_byte_limit_is_413(app, camera):
