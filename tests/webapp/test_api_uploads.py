@@ -72,6 +72,7 @@ def test_another_projects_capture_is_404_like_a_missing_one(api):
         {"error": f"no capture {capture + 1000}"}
 
 
+@pytest.mark.slow
 def test_a_failed_captures_error_carries_no_server_path(app, api, tmp_path):
     """Every frame damaged on disk after upload: the capture fails, and neither the API nor the
     dashboard's column shows where the server keeps its files."""
@@ -135,7 +136,7 @@ def test_a_capture_with_one_damaged_frame_is_processed_without_it_and_says_so(ap
     """A simulated 3-frame walk uploaded whole, then frame 1 damaged on disk (the upload refuses a
     damaged frame): the capture is processed from frames 0 and 2 and lists frame 1 as skipped."""
     from webapp.extensions import db
-    from webapp.models import Capture, Frame
+    from webapp.models import Capture
 
     app.config["SITETWIN_JOBS"] = "sync"
     token = json.loads(runner.invoke(args=["token", "create", "--project", "p", "--name", "cam",

@@ -160,7 +160,8 @@ def test_a_manifest_of_too_many_frames_is_refused_early_without_echoing_it(app, 
 def test_a_manifest_over_the_byte_limit_is_413(app, camera):
     client, token = camera
     app.config["SITETWIN_MAX_MANIFEST_BYTES"] = 10_000
-    body = json.dumps(manifest(frames=1)).replace('"frames/000000.jpg"', '"frames/000000.jpg"' + " " * 100_000)
+    name = '"frames/000000.jpg"'
+    body = json.dumps(manifest(frames=1)).replace(name, name + " " * 100_000)
     response = post(client, token, body)  # 100 kB: over 10,000 bytes and the 64 KiB allowed around a file
     refused(app, response, 413, "larger than")
     assert len(response.get_data()) < 1000
