@@ -178,3 +178,18 @@ def test_a_schema_error_on_a_long_list_does_not_echo_it(app, camera):
     response = post(client, token, body)
     refused(app, response, 400, "frames/2/pose_prior/position/0")
     assert len(response.get_data()) < 1000
+
+
+def test_the_default_limits_refuse_the_issues_100001_frame_manifest_and_a_20001_frame_one(app, camera):
+    client, token = camera
+    body = manifest(frames=1)
+    body["frames"] = body["frames"] * 100_001  # 12 MB, within the byte limit: refused by its count
+    response = post(client, token, body)
+    refused(app, response, 413, "100001 frames", "20000")
+    assert len(response.get_data()) < 1000
+    body["frames"] = body["frames"][:20_001]
+    refused(app, post(client, token, body), 413, "20001 frames", "20000")
+    track = video_manifest()
+    pose = {"position": [1.0, 2.0, 1.7], "yaw": 0.1}
+    track["track"] = [{"t": float(k), "pose": pose} for k in range(20_001)]
+    refused(app, post(client, token, track), 413, "20001 pose samples")
