@@ -73,7 +73,10 @@ def parse_timestamp(text: str, where: str) -> dt.datetime:
         raise CaptureError(f"{where}: bad timestamp {_short(text)}") from error
     if value.tzinfo is None:
         raise CaptureError(f"{where}: timestamp {_short(text)} has no time zone")
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as error:  # 0001-01-01T00:00:00+00:01 is before year 1 in UTC
+        raise CaptureError(f"{where}: timestamp {_short(text)} is out of range") from error
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -193,3 +193,10 @@ def test_the_default_limits_refuse_the_issues_100001_frame_manifest_and_a_20001_
     pose = {"position": [1.0, 2.0, 1.7], "yaw": 0.1}
     track["track"] = [{"t": float(k), "pose": pose} for k in range(20_001)]
     refused(app, post(client, token, track), 413, "20001 pose samples")
+
+
+def test_a_timestamp_out_of_range_in_utc_is_400_not_500(app, camera):
+    """Found by the fuzzer: year 1 at +00:01 is before year 1 in UTC (an OverflowError)."""
+    client, token = camera
+    body = manifest(frames=1, timestamp="0001-01-01T00:00:00+00:01")
+    refused(app, post(client, token, body), 400, "frame 0 (frames/000000.jpg)", "out of range")
