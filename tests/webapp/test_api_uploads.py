@@ -82,11 +82,13 @@ def test_a_failed_captures_error_carries_no_server_path(app, api, tmp_path):
     client, a, _ = api
     app.config["SITETWIN_JOBS"] = "sync"
     capture = new_capture(client, a)
+    good = [jpeg(512, 256, seed=index) for index in range(2)]
     for index in range(2):
-        assert put_frame(client, a, capture, index, jpeg(512, 256, seed=index)).status_code == 201
+        assert put_frame(client, a, capture, index, good[index]).status_code == 201
     folder = upload_folder(app, capture)
-    for frame in (folder / "frames").iterdir():
-        frame.write_bytes(damaged(frame.read_bytes(), "40 % of the file"))
+    for index in range(2):
+        frame = folder / "frames" / f"{index:06d}.jpg"
+        frame.write_bytes(damaged(good[index], "40 % of the file"))
     assert client.post(f"/api/v1/captures/{capture}/finalise", headers=auth(a)).status_code == 202
     status = client.get(f"/api/v1/captures/{capture}", headers=auth(a)).get_json()
     assert status["state"] == "failed"
@@ -97,6 +99,11 @@ def test_a_failed_captures_error_carries_no_server_path(app, api, tmp_path):
         db.session.remove()
     for text in (status["error"], stored):
         assert str(tmp_path) not in text and app.config["SITETWIN_DATA_DIR"] not in text
+    # The failed capture's damaged frames can be replaced by the right ones (not 409), then finalised again.
+    for index in range(2):
+        assert put_frame(client, a, capture, index, good[index]).status_code == 201
+        assert (folder / "frames" / f"{index:06d}.jpg").read_bytes() == good[index]
+    assert put_frame(client, a, capture, 0, jpeg(512, 256, seed=7)).status_code == 409  # a good one stays
 
 
 def test_public_messages_drop_server_paths():
