@@ -135,10 +135,14 @@ def normalise_frame_file(name: str, where: str) -> str:
 
 def check_frame_files(frames: list[FrameRecord], names: list[str], source: str) -> None:
     """No two frames name the same file (``x.jpg``, ``./x.jpg``, or ``X.jpg`` on a case-insensitive
-    disk), and no frame's file is also another's folder (``a.jpg`` and ``a.jpg/b.jpg``).
+    disk), and no frame's file is also another's folder (``a.jpg`` and ``a.jpg/b.jpg``) or is in
+    ``capture.json/``.
     ``names``: the files as the manifest spells them, for the message."""
     seen: dict[str, int] = {}
     for frame in frames:
+        if frame.file.casefold().split("/")[0] == "capture.json":
+            raise CaptureError(f"{source}: frame {frame.index} ({names[frame.index]}) is inside "
+                               "capture.json, the manifest's own file")
         key = frame.file.casefold()
         if key in seen:
             raise CaptureError(f"{source}: frame {frame.index} ({names[frame.index]}) names the same file as "

@@ -86,6 +86,7 @@ def test_a_storey_of_22_characters_is_accepted(app, camera):
     (("X.jpg", "x.jpg"), ("frame 1 (x.jpg)", "same file")),
     (("a.jpg", "a.jpg/b.jpg"), ("frame 1 (a.jpg/b.jpg)", "frame 0's file (a.jpg)", "also be a folder")),
     (("a.jpg/b.jpg", "a.jpg"), ("frame 0 (a.jpg/b.jpg)", "frame 1's file (a.jpg)")),
+    (("capture.json/x.jpg",), ("frame 0 (capture.json/x.jpg)", "inside capture.json")),
     (("/etc/x.jpg",), ("frame 0", "relative path")),
     (("frames/../../x.jpg",), ("frame 0", "relative path")),
     (("frames//x.jpg",), ("frame 0", "relative path")),

@@ -259,7 +259,10 @@ def store_frame(config, capture: Capture, index: int, stream: BinaryIO) -> tuple
     elif capture.state != "uploading":
         raise UploadError(409, f"capture {capture.id} is {capture.state}; frames can no longer be added")
     _check_image(data, config, where)
-    _atomic_write(target, data)
+    try:
+        _atomic_write(target, data)
+    except (NotADirectoryError, IsADirectoryError, FileExistsError) as error:  # the manifest refuses these
+        raise UploadError(409, f"{where}: its path is taken by another file or folder") from error
     return digest, False
 
 
