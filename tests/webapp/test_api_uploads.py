@@ -173,3 +173,12 @@ def test_a_capture_with_one_damaged_frame_is_processed_without_it_and_says_so(ap
     # Finalising again changes nothing (the skipped frame is not a mismatch).
     assert client.post(f"/api/v1/captures/{capture}/finalise", headers=auth(token)).status_code == 202
     assert client.get(f"/api/v1/captures/{capture}", headers=auth(token)).get_json()["state"] == "processed"
+
+
+def test_a_skipped_frame_travels_between_celery_workers_as_plain_data():
+    """A chunk worker's skipped frame reaches the worker that stores the capture (JSON, no result)."""
+    from webapp.services.processing import RegisteredFrame
+
+    frame = RegisteredFrame(3, "ab" * 32, (0, 0), None, {"read": 0.01}, "not a readable image: cut short")
+    back = RegisteredFrame.from_dict(json.loads(json.dumps(frame.to_dict())))
+    assert back == frame and back.skipped and back.result is None
