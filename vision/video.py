@@ -25,7 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.capture import CaptureError, capture_schema, parse_timestamp
+from vision.capture import (
+    CaptureError,
+    PoseBounds,
+    capture_schema,
+    check_pose,
+    check_text_fields,
+    parse_timestamp,
+    schema_error,
+)
 from vision.pose import Pose
 
 VIDEO_SCHEMA_PATH = Path(__file__).with_name("video.schema.json")
@@ -69,29 +77,33 @@ def is_video_manifest(data: object) -> bool:
     return isinstance(data, dict) and data.get("format") == "sitetwin-video/1"
 
 
-def parse_video_manifest(data: dict, source: str = "manifest") -> VideoManifest:
-    """Validate a video manifest (schema, finite poses, increasing track times)."""
+def parse_video_manifest(data: dict, source: str = "manifest",
+                         bounds: PoseBounds | None = None) -> VideoManifest:
+    """Validate a video manifest (schema, text without control characters, finite poses inside
+    ``bounds``, increasing track times)."""
     import jsonschema
     from referencing import Registry, Resource
 
     capture = capture_schema()
     registry = Registry().with_resources([(capture["$id"], Resource.from_contents(capture))])
     validator = jsonschema.Draft202012Validator(video_schema(), registry=registry)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    if isinstance(data, dict):
+        check_text_fields(data, source)
+    errors = list(validator.iter_errors(data))
     if errors:
-        where = "/".join(str(p) for p in errors[0].path) or "(top level)"
-        raise CaptureError(f"{source}: {where}: {errors[0].message}")
+        raise schema_error(errors, source)
     track = []
     for index, sample in enumerate(data["track"]):
         pose = sample["pose"]
         values = [*pose["position"], pose["yaw"], pose.get("pitch", 0.0), pose.get("roll", 0.0)]
-        if not all(math.isfinite(v) for v in [sample["t"], *values]):
-            raise CaptureError(f"{source}: track/{index}: pose is not finite")
+        if not math.isfinite(sample["t"]):
+            raise CaptureError(f"{source}: track/{index}: t is not finite")
+        pose = check_pose(values, bounds, f"{source}: track/{index}")
         if track and sample["t"] <= track[-1].t:
             raise CaptureError(
                 f"{source}: track/{index}: t = {sample['t']} s does not follow {track[-1].t} s"
             )
-        track.append(TrackSample(float(sample["t"]), Pose(*values)))
+        track.append(TrackSample(float(sample["t"]), pose))
     return VideoManifest(
         data["capture_id"],
         data.get("device"),

@@ -69,6 +69,12 @@ class Config:
         self.SITETWIN_MAX_FRAME_BYTES = int(os.environ.get("SITETWIN_MAX_FRAME_BYTES", str(40 * 1024 * 1024)))
         self.MAX_CONTENT_LENGTH = self.SITETWIN_MAX_FRAME_BYTES + 64 * 1024
         self.SITETWIN_MAX_FRAME_PIXELS = int(os.environ.get("SITETWIN_MAX_FRAME_PIXELS", str(8192 * 4096)))
+        # Capture manifests: frames (or pose samples) per capture, request bytes, and how far outside
+        # the model's extent (metres) a pose prior may be.
+        self.SITETWIN_MAX_CAPTURE_FRAMES = int(os.environ.get("SITETWIN_MAX_CAPTURE_FRAMES", "20000"))
+        self.SITETWIN_MAX_MANIFEST_BYTES = int(os.environ.get("SITETWIN_MAX_MANIFEST_BYTES",
+                                                              str(16 * 1024**2)))
+        self.SITETWIN_POSE_MARGIN_M = float(os.environ.get("SITETWIN_POSE_MARGIN_M", "50"))
         # 360° MP4 uploads: bytes per video, and frames it may yield at its manifest's interval.
         self.SITETWIN_MAX_VIDEO_BYTES = int(os.environ.get("SITETWIN_MAX_VIDEO_BYTES", str(4 * 1024**3)))
         self.SITETWIN_MAX_VIDEO_FRAMES = int(os.environ.get("SITETWIN_MAX_VIDEO_FRAMES", "5000"))

@@ -42,10 +42,14 @@ def enqueue_capture(capture_id: int) -> None:
 def _fail(capture_id: int, message: str) -> str:
     from webapp.extensions import db
     from webapp.models import Capture
+    from webapp.services.messages import public_message
+    from webapp.services.uploads import upload_dir
 
     db.session.rollback()
     capture = db.session.get(Capture, capture_id)
-    capture.state, capture.error = "failed", message[:2000]
+    # Shown to the camera and on the dashboard: no server path in it.
+    roots = [str(upload_dir(current_app.config, capture)), current_app.config["SITETWIN_DATA_DIR"]]
+    capture.state, capture.error = "failed", public_message(message, roots)
     db.session.commit()
     return "failed"
 

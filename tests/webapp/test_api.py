@@ -38,12 +38,12 @@ def test_no_token_or_a_wrong_token_is_401(api):
     assert response.status_code == 401 and "error" in response.get_json()
 
 
-def test_another_projects_token_sees_and_changes_nothing(api):
+def test_another_projects_token_sees_and_changes_nothing_and_gets_404(api):
     client, a, b = api
     capture = client.post("/api/v1/captures", json=manifest(), headers=auth(a)).get_json()["id"]
-    assert client.get(f"/api/v1/captures/{capture}", headers=auth(b)).status_code == 403
-    assert put_frame(client, b, capture, 0, jpeg()).status_code == 403
-    assert client.post(f"/api/v1/captures/{capture}/finalise", headers=auth(b)).status_code == 403
+    assert client.get(f"/api/v1/captures/{capture}", headers=auth(b)).status_code == 404
+    assert put_frame(client, b, capture, 0, jpeg()).status_code == 404
+    assert client.post(f"/api/v1/captures/{capture}/finalise", headers=auth(b)).status_code == 404
 
 
 def test_a_revoked_token_is_refused(api, runner):

@@ -104,7 +104,7 @@ def test_frames_and_videos_do_not_mix_and_other_projects_are_refused(api, tmp_pa
     frame_capture = create(client, a, manifest()).get_json()["id"]
     assert put_frame(client, a, video_capture, 0, jpeg()).status_code == 409
     assert put_video(client, a, frame_capture, mp4(tmp_path)).status_code == 409
-    assert put_video(client, b, video_capture, mp4(tmp_path)).status_code == 403
+    assert put_video(client, b, video_capture, mp4(tmp_path)).status_code == 404
     assert client.put(f"/api/v1/captures/{video_capture}/video").status_code == 401
 
 

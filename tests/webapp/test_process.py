@@ -58,6 +58,20 @@ def test_a_capture_with_a_missing_frame_is_refused_and_changes_nothing(runner, d
     assert table_dump(db_session) == before
 
 
+def test_a_damaged_frame_is_skipped_and_reported_and_the_rest_processed(runner, db_session, walk):
+    frame = walk / "frames" / "000001.jpg"
+    data = frame.read_bytes()
+    frame.write_bytes(data[: len(data) * 4 // 10])  # 40 % of the file: OpenCV alone decodes it to grey
+    result = runner.invoke(args=["process", str(walk), "--project", "p"])
+    assert result.exit_code == 0, result.stderr
+    assert "skipped frame 1 (frames/000001.jpg): not a readable image" in result.stdout
+    capture = db_session.scalar(select(Capture))
+    assert capture.state == "processed" and [f.index for f in capture.frames] == [0, 2]
+    assert [s["index"] for s in capture.stats["skipped_frames"]] == [1]
+    again = runner.invoke(args=["process", str(walk), "--project", "p", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["unchanged"] is True
+
+
 def test_a_malformed_manifest_names_the_problem(runner, db_session, walk):
     manifest = json.loads((walk / "capture.json").read_text())
     manifest["frames"][0]["pose_prior"]["position"] = [1.0, 2.0]

@@ -12,6 +12,7 @@ from webapp.extensions import db
 from webapp.limits import upload_limit
 from webapp.models import Project
 from webapp.services import project_files, uploads
+from webapp.services.messages import public_message
 from webapp.services.twins import NotFound
 
 
@@ -22,7 +23,8 @@ def too_large(exc):
 
 @bp.errorhandler(uploads.UploadError)
 def upload_error(exc: uploads.UploadError):
-    return error(exc.status, str(exc), **exc.extra)
+    message = public_message(str(exc), [current_app.config["SITETWIN_DATA_DIR"]])
+    return error(exc.status, message, **exc.extra)
 
 
 def _file(what: str):
@@ -40,6 +42,7 @@ def openapi():
 
 @bp.post("/captures")
 @token_required
+@upload_limit("SITETWIN_MAX_MANIFEST_BYTES")
 def create_capture():
     manifest = request.get_json(silent=True)
     if not isinstance(manifest, dict):

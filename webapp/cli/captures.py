@@ -112,6 +112,8 @@ def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_js
     else:
         text = (f"{capture_dir}: {result.frames} frames, observations {result.observations}, "
                 f"{result.status_changes} status changes in {result.seconds:.1f} s")
+        for skipped in result.skipped_frames:
+            text += f"\n  skipped frame {skipped['index']} ({skipped['file']}): {skipped['reason']}"
     emit(result.as_dict(), as_json, text)
 
 

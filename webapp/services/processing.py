@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from twin import taxonomy
 from twin.fusion import KIND_CODES, fuse_arrays
 from twin.ifc import file_sha256
 from vision.capture import CaptureError, read_capture
+from vision.frame_file import FrameFileError, decode_frame
 from vision.register import RegistrationResult, register_frame
 from vision.render import RenderScene
 from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation, Project
@@ -46,6 +46,7 @@ class ProcessResult:
     seconds: float = 0.0
     timing: dict[str, float] = field(default_factory=dict)
     poses: list[dict] = field(default_factory=list)
+    skipped_frames: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -157,26 +158,35 @@ def _aware(moment: np.datetime64) -> dt.datetime | None:
     return None if np.isnat(moment) else moment.astype("datetime64[us]").item().replace(tzinfo=dt.UTC)
 
 
+#: No pixel limit of our own when processing (frames were checked at upload; Pillow's bomb guard stays).
+PROCESS_MAX_PIXELS = 2**62
+
+
 @dataclass
 class RegisteredFrame:
     """One frame's result: what :func:`register_frames` computes and :func:`process_capture` stores.
 
-    Plain data (:meth:`to_dict`), so chunks of a capture can be registered by other workers."""
+    ``skipped``: why a frame that cannot be read was left out (then ``result`` is None); the
+    capture is processed without it and reports it. Plain data (:meth:`to_dict`), so chunks of a
+    capture can be registered by other workers."""
 
     index: int
     sha256: str
     shape: tuple[int, int]
-    result: RegistrationResult
+    result: RegistrationResult | None
     timing: dict[str, float]
+    skipped: str | None = None
 
     def to_dict(self) -> dict:
         return {"index": self.index, "sha256": self.sha256, "shape": list(self.shape),
-                "result": self.result.to_dict(), "timing": self.timing}
+                "result": self.result.to_dict() if self.result is not None else None, "timing": self.timing,
+                "skipped": self.skipped}
 
     @classmethod
     def from_dict(cls, data: dict) -> RegisteredFrame:
-        return cls(data["index"], data["sha256"], tuple(data["shape"]), RegistrationResult.from_dict(data["result"]),
-                   data["timing"])
+        result = RegistrationResult.from_dict(data["result"]) if data.get("result") is not None else None
+        return cls(data["index"], data["sha256"], tuple(data["shape"]), result, data["timing"],
+                   data.get("skipped"))
 
 
 def capture_context(session: Session, data_dir: str | os.PathLike, project: Project):
@@ -195,6 +205,9 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
     ``DETECT_AHEAD`` are read and sent to the detector on a second thread. With a
     :class:`vision.detector_process.DetectorProcess` the two run on two cores; with a detector in
     this process they mostly take turns, as ray casts and ultralytics both hold the GIL.
+
+    A frame that cannot be read or decoded in full (:mod:`vision.frame_file`) is not registered:
+    its :class:`RegisteredFrame` says why in ``skipped``, and the others go on.
     """
     from vision.detect import detect_frame
 
@@ -207,15 +220,15 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
         try:
             data = path.read_bytes()  # read once: hashed and decoded from the same bytes
         except OSError:
-            data = b""
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if image is None or image.shape[1] != 2 * image.shape[0]:
-            raise CaptureError(f"{path}: frame {k} is not a readable 2:1 panorama")
-        image = image[..., ::-1]
+            return "", None, None, {"read": time.perf_counter() - t0}, "the file cannot be read"
         sha256 = hashlib.sha256(data).hexdigest()
+        try:
+            image = decode_frame(data, PROCESS_MAX_PIXELS)  # RGB, every byte decoded
+        except FrameFileError as error:
+            return sha256, None, None, {"read": time.perf_counter() - t0}, str(error)
         t1 = time.perf_counter()
         detections = detect(image)
-        return sha256, image, detections, {"read": t1 - t0, "detect": time.perf_counter() - t1}
+        return sha256, image, detections, {"read": t1 - t0, "detect": time.perf_counter() - t1}, None
 
     out = []
     indices = list(indices)
@@ -223,9 +236,14 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
         # Frames queued ahead (DETECT_AHEAD): the detector never waits on a frame slow to register.
         upcoming = deque(pool.submit(read_and_detect, k) for k in indices[:DETECT_AHEAD])
         for done, k in enumerate(indices, start=1):
-            sha256, image, detections, timing = upcoming.popleft().result()
+            sha256, image, detections, timing, skipped = upcoming.popleft().result()
             if done + DETECT_AHEAD - 1 < len(indices):
                 upcoming.append(pool.submit(read_and_detect, indices[done + DETECT_AHEAD - 1]))
+            if skipped is not None:
+                out.append(RegisteredFrame(k, sha256, (0, 0), None, timing, skipped))
+                if progress is not None:
+                    progress(done)
+                continue
             t0 = time.perf_counter()
             result = register_frame(twin, scene, image, manifest.frames[k].pose_prior, believed, detections,
                                     refine=refine, reliability=getattr(detector, "reliability", None))
@@ -244,7 +262,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
     detector: a :class:`vision.detect.Detector`, or any object with ``detect(image) -> list[Detection]``.
     registered: the frames already registered elsewhere (chunks on other workers), in any order;
     the rest are registered here. Raises :class:`vision.capture.CaptureError` for a malformed
-    capture, before anything is written.
+    capture (or one of which no frame can be read), before anything is written; a frame that
+    cannot be read is left out and listed in the capture's ``stats["skipped_frames"]``.
     """
     started = time.perf_counter()
     data_dir = Path(data_dir)
@@ -256,7 +275,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
                                                     Capture.key == manifest.capture_id))
     if existing is not None and existing.state == "processed":
         stored = [f.sha256 for f in existing.frames]
-        if stored != hashes:
+        skipped = {s["index"] for s in (existing.stats or {}).get("skipped_frames", [])}
+        if stored != [h for k, h in enumerate(hashes) if k not in skipped]:
             raise CaptureError(f"{capture_dir}: capture {manifest.capture_id!r} was already processed with "
                                "other frames; give a new capture a new capture_id")
         return ProcessResult(project.name, manifest.capture_id, len(stored), unchanged=True,
@@ -272,7 +292,14 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
     timing = Counter()
     for frame in done.values():
         timing.update(frame.timing)
-    registered = [(manifest.frames[k], done[k].sha256, done[k].shape, done[k].result) for k in sorted(done)]
+    skipped_frames = [{"index": k, "file": manifest.frames[k].file, "reason": done[k].skipped}
+                      for k in sorted(done) if done[k].skipped is not None]
+    registered = [(manifest.frames[k], done[k].sha256, done[k].shape, done[k].result) for k in sorted(done)
+                  if done[k].skipped is None]
+    if not registered:
+        first = skipped_frames[0]
+        raise CaptureError(f"no frame of capture {manifest.capture_id!r} can be read (frame {first['index']} "
+                           f"({first['file']}): {first['reason']})")
 
     t4 = time.perf_counter()
     try:
@@ -318,7 +345,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         capture.state, capture.progress, capture.error = "processed", 1.0, None
         frames = len(registered) or 1
         capture.stats = {"timing_per_frame": {k: round(v / frames, 3) for k, v in timing.items()},
-                         "observations": dict(counts), "status_changes": changes}
+                         "observations": dict(counts), "status_changes": changes,
+                         **({"skipped_frames": skipped_frames} if skipped_frames else {})}
         session.commit()
     except BaseException:
         session.rollback()
@@ -328,5 +356,6 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         seconds=round(time.perf_counter() - started, 2),
         timing={k: round(v / max(len(registered), 1), 3) for k, v in timing.items()},
         poses=[{"frame": f.index, "prior": f.pose_prior.as_list(), "pose": r.pose.as_list()} for f, _, _, r in registered],
+        skipped_frames=skipped_frames,
     )
 

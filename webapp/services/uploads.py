@@ -11,17 +11,18 @@ import datetime as dt
 import hashlib
 import json
 import os
+import posixpath
 import secrets
-import warnings
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vision.capture import CaptureError, parse_manifest
+from vision.capture import CaptureError, PoseBounds, normalise_frame_file, parse_manifest
+from vision.frame_file import FrameFileError, check_frame
 from vision.video import (
     VideoManifest,
     is_mp4,
@@ -30,10 +31,9 @@ from vision.video import (
     probe_video,
     video_to_capture,
 )
-from webapp.models import Capture
+from webapp.models import Capture, Element, ModelRevision
+from webapp.services.messages import public_message
 
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -50,10 +50,6 @@ def upload_dir(config: Mapping[str, Any], capture: Capture) -> Path:
     return Path(config["SITETWIN_DATA_DIR"]) / "uploads" / str(capture.project_id) / str(capture.id)
 
 
-def _manifest(config, capture: Capture) -> dict:
-    return json.loads((upload_dir(config, capture) / "capture.json").read_text())
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -66,13 +62,43 @@ def _plausible(moment: dt.datetime, where: str) -> None:
         raise UploadError(400, f"{where}: timestamp {moment.isoformat()} is not a plausible capture time")
 
 
+def pose_bounds(session: Session, project_id: int, margin_m: float) -> PoseBounds | None:
+    """The project's current model's extent (metres, world frame) grown by ``margin_m`` on every
+    side; None without a model or without geometry."""
+    revision = session.scalar(select(ModelRevision.id).where(ModelRevision.project_id == project_id)
+                              .order_by(ModelRevision.number.desc()).limit(1))
+    if revision is None:
+        return None
+    row = session.execute(select(func.min(Element.min_x), func.min(Element.min_y), func.min(Element.min_z),
+                                 func.max(Element.max_x), func.max(Element.max_y), func.max(Element.max_z))
+                          .where(Element.revision_id == revision)).one()
+    if any(v is None for v in row):
+        return None
+    low, high = (tuple(float(v) + sign * margin_m for v in corner)
+                 for sign, corner in ((-1, row[:3]), (1, row[3:])))
+    return PoseBounds(low, high)
+
+
 def create_capture(session: Session, config, project_id: int, manifest: dict) -> tuple[Capture, bool]:
     """The capture of ``manifest`` (created, or the existing one for a retried request).
 
     ``manifest`` is a frame manifest (``sitetwin-capture/1``: frames follow one by one) or a video
-    manifest (``sitetwin-video/1``: one 360° MP4 follows, see :func:`store_video`)."""
+    manifest (``sitetwin-video/1``: one 360° MP4 follows, see :func:`store_video`).
+
+    A manifest of more than ``SITETWIN_MAX_CAPTURE_FRAMES`` frames (or pose samples) is refused
+    (413) before it is validated; poses must lie within the model's extent plus
+    ``SITETWIN_POSE_MARGIN_M``."""
+    video = is_video_manifest(manifest)
+    listed = manifest.get("track" if video else "frames")
+    most = int(config.get("SITETWIN_MAX_CAPTURE_FRAMES", 20000))
+    if isinstance(listed, list) and len(listed) > most:
+        what = "pose samples" if video else "frames"
+        raise UploadError(413, f"manifest: {len(listed)} {what}, more than the {most} a capture may have "
+                               "(SITETWIN_MAX_CAPTURE_FRAMES)")
+    bounds = pose_bounds(session, project_id, float(config.get("SITETWIN_POSE_MARGIN_M", 50.0)))
     try:
-        parsed = parse_video_manifest(manifest) if is_video_manifest(manifest) else parse_manifest(manifest, "manifest")
+        parsed = (parse_video_manifest(manifest, "manifest", bounds) if video
+                  else parse_manifest(manifest, "manifest", bounds))
     except CaptureError as error:
         raise UploadError(400, str(error)) from error
     if isinstance(parsed, VideoManifest):
@@ -81,9 +107,6 @@ def create_capture(session: Session, config, project_id: int, manifest: dict) ->
     else:
         for frame in parsed.frames:
             _plausible(frame.timestamp, f"manifest: frame {frame.index} ({frame.file})")
-        files = [f.file for f in parsed.frames]
-        if len(set(files)) != len(files):
-            raise UploadError(400, "manifest: two frames name the same file")
         name = "capture.json"
     existing = session.scalar(select(Capture).where(Capture.project_id == project_id, Capture.key == parsed.capture_id))
     if existing is not None:
@@ -184,86 +207,124 @@ MAX_ID = 2**31 - 1  # database integer keys: a larger id names nothing (and woul
 
 def project_capture(session: Session, project_id: int, capture_id: int) -> Capture:
     capture = session.get(Capture, capture_id) if 0 < capture_id <= MAX_ID else None
-    if capture is None:
+    if capture is None or capture.project_id != project_id:  # another project's: 404 too (no enumeration)
         raise UploadError(404, f"no capture {capture_id}")
-    if capture.project_id != project_id:
-        raise UploadError(403, f"capture {capture_id} belongs to another project")
     return capture
 
 
 def _check_image(data: bytes, config, where: str) -> tuple[int, int]:
-    if not (data.startswith(JPEG_MAGIC) or data.startswith(PNG_MAGIC)):
-        raise UploadError(415, f"{where}: only JPEG or PNG frames are accepted")
-    limit = int(config.get("SITETWIN_MAX_FRAME_PIXELS", 8192 * 4096))
-    import io
+    """(width, height) of a frame decoded in full (:mod:`vision.frame_file`); the size is checked
+    from the header first, so a decompression bomb is refused before any pixel is decoded."""
+    try:
+        info = check_frame(data, int(config.get("SITETWIN_MAX_FRAME_PIXELS", 8192 * 4096)))
+    except FrameFileError as error:
+        raise UploadError(error.status, f"{where}: {error}") from error
+    return info.width, info.height
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > limit:
-                    raise UploadError(413, f"{where}: {width}×{height} is more than {limit} pixels")
-                image.verify()
-        except UploadError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise UploadError(413, f"{where}: too many pixels ({exc})") from exc
-        except Exception as exc:  # Pillow raises many types for corrupt data
-            raise UploadError(400, f"{where}: not a readable image ({exc})") from exc
-    if width != 2 * height:
-        raise UploadError(400, f"{where}: an equirectangular frame must be 2:1, got {width}×{height}")
-    return width, height
+
+def _readable(path: Path, config) -> bool:
+    try:
+        check_frame(path.read_bytes(), int(config.get("SITETWIN_MAX_FRAME_PIXELS", 8192 * 4096)))
+    except (OSError, FrameFileError):
+        return False
+    return True
 
 
 def store_frame(config, capture: Capture, index: int, stream: BinaryIO) -> tuple[str, bool]:
-    """Store frame ``index``; returns (sha256, whether it was already there). Retrying is safe."""
-    if capture.state not in ("uploading",):
+    """Store frame ``index``; returns (sha256, whether it was already there). Retrying is safe.
+
+    The frame is decoded in full first: a damaged one is refused (400) and nothing is stored, so
+    the right one can follow. A stored frame that no longer decodes (damaged on disk, or stored
+    before frames were decoded at upload) may be replaced, also once its capture has failed."""
+    if capture.state not in ("uploading", "failed"):
         raise UploadError(409, f"capture {capture.id} is {capture.state}; frames can no longer be added")
     if is_video_capture(config, capture):
         raise UploadError(409, f"capture {capture.id} was created from a video manifest: upload the video")
-    manifest = _manifest(config, capture)
-    if not 0 <= index < len(manifest["frames"]):
+    entries = frame_entries(config, capture)
+    if not 0 <= index < len(entries):
         raise UploadError(404, f"the manifest has no frame {index}")
-    entry = manifest["frames"][index]
+    name, file, expected = entries[index]
     data = stream.read()
     digest = hashlib.sha256(data).hexdigest()
-    where = f"frame {index} ({entry['file']})"
-    if entry.get("sha256") and entry["sha256"] != digest:
-        raise UploadError(400, f"{where}: SHA-256 {digest} does not match the manifest's {entry['sha256']}")
-    target = upload_dir(config, capture) / entry["file"]
+    where = f"frame {index} ({name})"
+    if expected and expected != digest:
+        raise UploadError(400, f"{where}: SHA-256 {digest} does not match the manifest's {expected}")
+    target = upload_dir(config, capture) / file
     if target.exists():
         existing = hashlib.sha256(target.read_bytes()).hexdigest()
         if existing == digest:
             return digest, True
-        raise UploadError(409, f"{where}: already uploaded with other content (SHA-256 {existing})")
+        if _readable(target, config):
+            raise UploadError(409, f"{where}: already uploaded with other content (SHA-256 {existing})")
+    elif capture.state != "uploading":
+        raise UploadError(409, f"capture {capture.id} is {capture.state}; frames can no longer be added")
     _check_image(data, config, where)
-    _atomic_write(target, data)
+    try:
+        _atomic_write(target, data)
+    except (NotADirectoryError, IsADirectoryError, FileExistsError) as error:  # the manifest refuses these
+        raise UploadError(409, f"{where}: its path is taken by another file or folder") from error
     return digest, False
 
 
+@lru_cache(maxsize=64)
+def _frame_entries(manifest_path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str, str | None], ...]:
+    """(file as the manifest spells it, normalised, SHA-256 or None) of each frame of a stored
+    manifest; cached per file version (a manifest is written once), so neither a status poll nor a
+    frame upload of a 20,000-frame capture parses megabytes of JSON."""
+    frames = json.loads(Path(manifest_path).read_text())["frames"]
+    return tuple((f["file"], normalise_frame_file(f["file"], f"frame {k}"), f.get("sha256"))
+                 for k, f in enumerate(frames))
+
+
+def frame_entries(config, capture: Capture) -> tuple[tuple[str, str, str | None], ...]:
+    path = upload_dir(config, capture) / "capture.json"
+    stat = path.stat()
+    return _frame_entries(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def frame_files(config, capture: Capture) -> list[str]:
+    """The frame files of an uploaded capture's manifest, normalised (``./x.jpg`` → ``x.jpg``)."""
+    return [file for _, file, _ in frame_entries(config, capture)]
+
+
 def missing_frames(config, capture: Capture) -> tuple[int, list[int]]:
-    """(frames the manifest lists, indices of those not uploaded yet), from one read of the manifest."""
-    frames = _manifest(config, capture)["frames"]
+    """(frames the manifest lists, indices of those not uploaded yet): one listing of each folder
+    the frames are in, not a file-system call per frame."""
+    files = frame_files(config, capture)
     root = upload_dir(config, capture)
-    return len(frames), [i for i, f in enumerate(frames) if not (root / f["file"]).is_file()]
+    present: dict[str, set[str]] = {}
+    for folder in {posixpath.dirname(f) for f in files}:
+        try:
+            with os.scandir(root / folder) as entries:
+                present[folder] = {e.name for e in entries if e.is_file()}
+        except (FileNotFoundError, NotADirectoryError):
+            present[folder] = set()
+    return len(files), [i for i, f in enumerate(files)
+                        if posixpath.basename(f) not in present[posixpath.dirname(f)]]
 
 
 def capture_status(config, capture: Capture) -> dict:
     """The API's view of a capture. One processed from a directory (``sitetwin process``) has no
-    upload folder: its frames are the stored ones. A video capture says whether its video is in."""
+    upload folder: its frames are the stored ones. A video capture says whether its video is in.
+
+    Cheap to poll: a capture past uploading had every frame at finalise, so its folder is not
+    listed again; the manifest's frame list is cached (:func:`frame_files`)."""
     folder = upload_dir(config, capture)
     video = None
     if is_video_capture(config, capture):
         video = json.loads((folder / VIDEO_PROBE).read_text()) if (folder / VIDEO_PROBE).is_file() else None
         video = {"received": video is not None, **(video or {})}
-    if (folder / "capture.json").is_file():
-        expected, missing = missing_frames(config, capture)
-    else:
+    if not (folder / "capture.json").is_file():
         expected, missing = len(capture.frames), []
+    elif capture.state in ("queued", "processing", "processed"):
+        expected, missing = len(frame_files(config, capture)), []
+    else:
+        expected, missing = missing_frames(config, capture)
+    roots = [str(folder), str(config["SITETWIN_DATA_DIR"])]
+    error = public_message(capture.error, roots) if capture.error else None
     return {"id": capture.id, "capture_id": capture.key, "state": capture.state, "progress": capture.progress,
             "frames_expected": expected, "frames_received": expected - len(missing),
-            "missing": missing, "error": capture.error,
+            "missing": missing, "error": error,
             "stats": capture.stats or {}, **({"video": video} if video is not None else {})}
 
 
