@@ -46,6 +46,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     elif app.config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY and app.config["SITETWIN_ENV"] != "development":
         raise ConfigurationError("SECRET_KEY is the development key; set a long random value")
     Path(app.config["SITETWIN_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    from webapp import storage
+
+    storage.init_app(app)  # SITETWIN_STORAGE_URL: the data directory or a shared bucket
+    storage.resolve_detector_weights(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)

@@ -2,7 +2,9 @@
 by SHA-256, written atomically), and finalising queues it for processing.
 
 An upload lives in ``DATA/uploads/<project>/<capture>/`` in exactly the capture format
-(``capture.json`` + frames), so processing reads it like any capture directory.
+(``capture.json`` + frames), so processing reads it like any capture directory. Its files go
+through :mod:`webapp.storage` (the data directory, or a bucket that every host shares);
+:func:`local_upload_dir` fetches them onto a worker's disk.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vision.capture import CaptureError, parse_manifest
+from vision.capture import CaptureError, CaptureManifest, parse_manifest
 from vision.video import (
     VideoManifest,
     is_mp4,
@@ -31,6 +33,7 @@ from vision.video import (
     video_to_capture,
 )
 from webapp.models import Capture
+from webapp.storage import StorageKeyError, clean_key, storage
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -50,15 +53,29 @@ def upload_dir(config: Mapping[str, Any], capture: Capture) -> Path:
     return Path(config["SITETWIN_DATA_DIR"]) / "uploads" / str(capture.project_id) / str(capture.id)
 
 
+def _key(capture: Capture, name: str = "") -> str:
+    """The storage key of ``name`` in the capture's upload folder (the folder itself for "")."""
+    return f"uploads/{capture.project_id}/{capture.id}" + (f"/{name}" if name else "")
+
+
 def _manifest(config, capture: Capture) -> dict:
-    return json.loads((upload_dir(config, capture) / "capture.json").read_text())
+    return json.loads(storage(config).get(_key(capture, "capture.json")))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def uploaded_manifest(config, capture: Capture) -> CaptureManifest:
+    """The capture's frame manifest, parsed, from the storage (its frames are not fetched)."""
+    return parse_manifest(_manifest(config, capture), "capture.json")
+
+
+def local_upload_dir(config, capture: Capture, frames: list[int] | None = None) -> Path:
+    """The capture's upload folder on this host, its files fetched from the storage first: the
+    manifest and frames ``frames`` (indices; default: every file). A no-op on the data directory."""
+    store = storage(config)
+    if frames is None:
+        return store.local_folder(_key(capture))
+    names = ["capture.json"]
+    names += [_manifest(config, capture)["frames"][k]["file"] for k in frames]
+    return store.local_folder(_key(capture), names)
 
 
 def _plausible(moment: dt.datetime, where: str) -> None:
@@ -82,20 +99,26 @@ def create_capture(session: Session, config, project_id: int, manifest: dict) ->
         for frame in parsed.frames:
             _plausible(frame.timestamp, f"manifest: frame {frame.index} ({frame.file})")
         files = [f.file for f in parsed.frames]
+        for frame in parsed.frames:
+            try:
+                clean_key(frame.file)
+            except StorageKeyError as error:
+                raise UploadError(400, f"manifest: frame {frame.index} ({frame.file!r}): "
+                                       "not a plain relative file name") from error
         if len(set(files)) != len(files):
             raise UploadError(400, "manifest: two frames name the same file")
         name = "capture.json"
     existing = session.scalar(select(Capture).where(Capture.project_id == project_id, Capture.key == parsed.capture_id))
     if existing is not None:
-        stored = upload_dir(config, existing) / name
-        if not stored.is_file() or json.loads(stored.read_text()) != manifest:
+        key = _key(existing, name)
+        if not storage(config).exists(key) or json.loads(storage(config).get(key)) != manifest:
             raise UploadError(409, f"capture {parsed.capture_id!r} exists with another manifest")
         return existing, False
     capture = Capture(project_id=project_id, key=parsed.capture_id, device=parsed.device,
                       storey_global_id=parsed.storey, started_at=parsed.started_at, state="uploading")
     session.add(capture)
     session.flush()
-    _atomic_write(upload_dir(config, capture) / name, json.dumps(manifest).encode())
+    storage(config).put(_key(capture, name), json.dumps(manifest).encode())
     session.commit()
     return capture, True
 
@@ -105,11 +128,11 @@ VIDEO_MANIFEST, VIDEO_FILE, VIDEO_PROBE = "video.json", "video.mp4", "video-prob
 
 
 def is_video_capture(config, capture: Capture) -> bool:
-    return (upload_dir(config, capture) / VIDEO_MANIFEST).is_file()
+    return storage(config).exists(_key(capture, VIDEO_MANIFEST))
 
 
-def _video_manifest(folder: Path) -> VideoManifest:
-    return parse_video_manifest(json.loads((folder / VIDEO_MANIFEST).read_text()))
+def _video_manifest(config, capture: Capture) -> VideoManifest:
+    return parse_video_manifest(json.loads(storage(config).get(_key(capture, VIDEO_MANIFEST))))
 
 
 def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, dict]:
@@ -124,7 +147,8 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
     if capture.state != "uploading":
         raise UploadError(409, f"capture {capture.id} is {capture.state}; the video can no longer change")
     folder = upload_dir(config, capture)
-    manifest = _video_manifest(folder)
+    folder.mkdir(parents=True, exist_ok=True)  # this host may not have it (shared storage)
+    manifest = _video_manifest(config, capture)
     digest, head = hashlib.sha256(), b""
     tmp = folder / f".{VIDEO_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
@@ -136,8 +160,8 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
         sha256 = digest.hexdigest()
         # The probe, written last, marks a stored video: a video without one (a crash between the two
         # writes) is replaced.
-        if (folder / VIDEO_PROBE).is_file():
-            stored = json.loads((folder / VIDEO_PROBE).read_text())
+        if storage(config).exists(_key(capture, VIDEO_PROBE)):
+            stored = json.loads(storage(config).get(_key(capture, VIDEO_PROBE)))
             if stored["sha256"] == sha256:
                 return sha256, True, stored
             raise UploadError(409, f"capture {capture.id}: a different video was already uploaded "
@@ -163,7 +187,8 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
         stored = {"sha256": sha256, "width": probe.width, "height": probe.height, "fps": probe.fps,
                   "duration_s": round(probe.duration_s, 3)}
         os.replace(tmp, folder / VIDEO_FILE)
-        _atomic_write(folder / VIDEO_PROBE, json.dumps(stored).encode())
+        storage(config).put_file(_key(capture, VIDEO_FILE), folder / VIDEO_FILE)
+        storage(config).put(_key(capture, VIDEO_PROBE), json.dumps(stored).encode())
         return sha256, False, stored
     finally:
         tmp.unlink(missing_ok=True)
@@ -171,12 +196,18 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
 
 def extract_video_frames(config, capture: Capture) -> None:
     """Turn an uploaded video into the capture's frames and ``capture.json`` (once; all or nothing)."""
-    folder = upload_dir(config, capture)
-    if (folder / "capture.json").is_file():
+    store = storage(config)
+    if store.exists(_key(capture, "capture.json")):
         return
-    manifest = _video_manifest(folder)
+    folder = store.local_folder(_key(capture), [VIDEO_MANIFEST, VIDEO_FILE])
+    manifest = _video_manifest(config, capture)
     video_to_capture(folder / VIDEO_FILE, manifest, folder,
                      max_frames=int(config.get("SITETWIN_MAX_VIDEO_FRAMES", 5000)))
+    # Frames first, the manifest last: it marks the frames as taken (on every host).
+    frames = json.loads((folder / "capture.json").read_text())["frames"]
+    for frame in frames:
+        store.put_file(_key(capture, frame["file"]), folder / frame["file"])
+    store.put_file(_key(capture, "capture.json"), folder / "capture.json")
 
 
 MAX_ID = 2**31 - 1  # database integer keys: a larger id names nothing (and would overflow PostgreSQL)
@@ -231,33 +262,34 @@ def store_frame(config, capture: Capture, index: int, stream: BinaryIO) -> tuple
     where = f"frame {index} ({entry['file']})"
     if entry.get("sha256") and entry["sha256"] != digest:
         raise UploadError(400, f"{where}: SHA-256 {digest} does not match the manifest's {entry['sha256']}")
-    target = upload_dir(config, capture) / entry["file"]
-    if target.exists():
-        existing = hashlib.sha256(target.read_bytes()).hexdigest()
+    key = _key(capture, entry["file"])
+    if storage(config).exists(key):
+        existing = hashlib.sha256(storage(config).get(key)).hexdigest()
         if existing == digest:
             return digest, True
         raise UploadError(409, f"{where}: already uploaded with other content (SHA-256 {existing})")
     _check_image(data, config, where)
-    _atomic_write(target, data)
+    storage(config).put(key, data)
     return digest, False
 
 
 def missing_frames(config, capture: Capture) -> tuple[int, list[int]]:
     """(frames the manifest lists, indices of those not uploaded yet), from one read of the manifest."""
     frames = _manifest(config, capture)["frames"]
-    root = upload_dir(config, capture)
-    return len(frames), [i for i, f in enumerate(frames) if not (root / f["file"]).is_file()]
+    stored = set(storage(config).list(_key(capture)))  # one listing, not a look-up per frame
+    return len(frames), [i for i, f in enumerate(frames) if clean_key(_key(capture, f["file"])) not in stored]
 
 
 def capture_status(config, capture: Capture) -> dict:
     """The API's view of a capture. One processed from a directory (``sitetwin process``) has no
     upload folder: its frames are the stored ones. A video capture says whether its video is in."""
-    folder = upload_dir(config, capture)
+    store = storage(config)
     video = None
     if is_video_capture(config, capture):
-        video = json.loads((folder / VIDEO_PROBE).read_text()) if (folder / VIDEO_PROBE).is_file() else None
+        probe = _key(capture, VIDEO_PROBE)
+        video = json.loads(store.get(probe)) if store.exists(probe) else None
         video = {"received": video is not None, **(video or {})}
-    if (folder / "capture.json").is_file():
+    if store.exists(_key(capture, "capture.json")):
         expected, missing = missing_frames(config, capture)
     else:
         expected, missing = len(capture.frames), []
@@ -272,7 +304,7 @@ def finalise(session: Session, config, capture: Capture) -> None:
     if capture.state in ("queued", "processing", "processed"):
         return
     if is_video_capture(config, capture):
-        if not (upload_dir(config, capture) / VIDEO_PROBE).is_file():
+        if not storage(config).exists(_key(capture, VIDEO_PROBE)):
             raise UploadError(409, "the video is not uploaded yet")
     else:
         _, missing = missing_frames(config, capture)
