@@ -81,5 +81,6 @@ def test_docker_compose_validates_the_file(tmp_path):
     for missing in secrets:
         lines = [f"{name}={value}" for name, value in secrets.items() if name != missing]
         (tmp_path / ".env").write_text("POSTGRES_PASSWORD=x\n" + "\n".join(lines) + "\n")
-        done = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True)
+        done = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True,
+                              text=True)
         assert done.returncode != 0 and missing in done.stderr, (missing, done.stderr)
