@@ -165,6 +165,9 @@ class LocalStorage(Storage):
             raise FileNotFoundError(f"{clean_key(key)}: not stored")
         return path
 
+    def local_folder(self, prefix: str, names: Iterable[str] | None = None) -> Path:
+        return self.path(prefix)  # the files are here already: nothing to fetch, nothing to list
+
 
 class S3Storage(Storage):
     """Objects ``<prefix>/<key>`` in an S3-compatible bucket, cached under ``root``.

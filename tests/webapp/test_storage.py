@@ -235,6 +235,42 @@ def test_an_upload_to_one_web_host_is_seen_by_another_that_shares_only_the_bucke
                 dispose(host)
 
 
+@pytest.mark.slow
+def test_a_video_uploaded_to_the_web_host_is_made_into_frames_by_a_worker_that_shares_only_the_bucket(
+        request, tmp_path, s3_endpoint, bucket):
+    from tests.webapp.test_api_video import mp4, put_video, video_manifest
+    from twin.generate import generate_building
+    from webapp.jobs import prepare_capture
+
+    generate_building(tmp_path / "b.ifc", storeys=1, bays=(1, 1), seed=1)
+    bucket_config = _s3_config(s3_endpoint, tmp_path, bucket)
+    del bucket_config["SITETWIN_DATA_DIR"]
+    with fresh_database(request, "sqlite", tmp_path) as url:
+        web, worker = (make_app(url, tmp_path / name, SITETWIN_JOBS="worker", **bucket_config)
+                       for name in ("web", "worker"))
+        try:
+            runner = web.test_cli_runner()
+            assert runner.invoke(args=["ingest", str(tmp_path / "b.ifc"), "--project", "p"]).exit_code == 0
+            token = json.loads(runner.invoke(args=["token", "create", "--project", "p", "--name", "cam",
+                                                   "--json"]).stdout)["token"]
+            client = web.test_client()
+            headers = {"Authorization": f"Bearer {token}"}
+            capture = client.post("/api/v1/captures", json=video_manifest(), headers=headers).get_json()["id"]
+            assert put_video(client, token, capture, mp4(tmp_path)).status_code == 201
+            assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+            with worker.app_context():
+                frames = prepare_capture(capture)
+            assert frames and frames >= 2
+            status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
+            assert status["frames_expected"] == status["frames_received"] == frames and not status["missing"]
+            bucket_only = storage_from_config({**bucket_config, "SITETWIN_DATA_DIR": str(tmp_path / "x")})
+            assert sum(k.endswith(".jpg") for k in bucket_only.list("uploads")) == frames
+            assert not [p for p in (tmp_path / "worker").rglob("*") if p.name.startswith(".video-")]
+        finally:
+            dispose(web)
+            dispose(worker)
+
+
 def test_a_manifest_naming_a_frame_outside_the_capture_is_refused(api, db_session):
     from webapp.models import Capture
 

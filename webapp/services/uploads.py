@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import secrets
+import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,7 @@ from vision.video import (
     video_to_capture,
 )
 from webapp.models import Capture
-from webapp.storage import StorageKeyError, clean_key, storage
+from webapp.storage import LocalStorage, StorageKeyError, clean_key, storage
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -201,13 +202,17 @@ def extract_video_frames(config, capture: Capture) -> None:
         return
     folder = store.local_folder(_key(capture), [VIDEO_MANIFEST, VIDEO_FILE])
     manifest = _video_manifest(config, capture)
-    video_to_capture(folder / VIDEO_FILE, manifest, folder,
-                     max_frames=int(config.get("SITETWIN_MAX_VIDEO_FRAMES", 5000)))
-    # Frames first, the manifest last: it marks the frames as taken (on every host).
-    frames = json.loads((folder / "capture.json").read_text())["frames"]
-    for frame in frames:
-        store.put_file(_key(capture, frame["file"]), folder / frame["file"])
-    store.put_file(_key(capture, "capture.json"), folder / "capture.json")
+    most = int(config.get("SITETWIN_MAX_VIDEO_FRAMES", 5000))
+    if isinstance(store, LocalStorage):  # straight into the upload folder
+        video_to_capture(folder / VIDEO_FILE, manifest, folder, max_frames=most)
+        return
+    # Shared storage: frames into the bucket first, the manifest last (it marks the frames taken,
+    # on every host); nothing reaches this host's cache before the bucket has it.
+    with tempfile.TemporaryDirectory(dir=store.root, prefix=".video-") as staging:
+        written = video_to_capture(folder / VIDEO_FILE, manifest, Path(staging) / "capture", max_frames=most)
+        for frame in written["frames"]:
+            store.put_file(_key(capture, frame["file"]), Path(staging) / "capture" / frame["file"])
+        store.put_file(_key(capture, "capture.json"), Path(staging) / "capture" / "capture.json")
 
 
 MAX_ID = 2**31 - 1  # database integer keys: a larger id names nothing (and would overflow PostgreSQL)
