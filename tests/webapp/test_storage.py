@@ -144,6 +144,30 @@ def test_nothing_is_cached_that_the_bucket_did_not_take(s3_endpoint, tmp_path):
     assert not store.path("uploads/1/1/capture.json").exists()
 
 
+def test_a_glb_built_on_one_host_is_served_by_another_without_building_it(s3_endpoint, bucket, tmp_path,
+                                                                          monkeypatch):
+    from types import SimpleNamespace
+
+    from webapp import storage as storage_module
+    from webapp.dashboard.files import _derived
+
+    monkeypatch.setattr(storage_module, "_stores", {})
+    hosts = [_s3_config(s3_endpoint, tmp_path / name, bucket) for name in ("web-a", "web-b")]
+    for config in hosts:
+        storage_module.init_app(SimpleNamespace(config=config, extensions={}))
+    revision = SimpleNamespace(sha256="ab" * 32)
+    built = []
+
+    def build() -> bytes:
+        built.append(1)
+        return b"glTF model"
+
+    first = _derived(hosts[0], revision, "model-x.glb", build)
+    second = _derived(hosts[1], revision, "model-x.glb", build)
+    assert built == [1] and first.read_bytes() == second.read_bytes() == b"glTF model"
+    assert second.is_relative_to((tmp_path / "web-b").resolve())
+
+
 def test_the_storage_url_is_checked(tmp_path):
     assert isinstance(storage_from_config({"SITETWIN_DATA_DIR": str(tmp_path)}), LocalStorage)
     for url in ("minio://bucket", "s3:///prefix-only", "/a/path"):
