@@ -1,5 +1,6 @@
 """docker-compose.yml is right for a site that runs it: every service, health checks, migrations
-before the app starts, the data volume, SECRET_KEY demanded. (No Docker engine runs here;
+before the app starts, the data volume, the shared bucket (MinIO), SECRET_KEY and the storage
+secrets demanded. (No Docker engine runs here;
 Debian's docker-compose validates the file when it is installed.)"""
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ APP_SERVICES = ("web", "worker", "scheduler")
 
 def test_every_service_of_a_site_is_there_with_a_health_check():
     services = COMPOSE["services"]
-    assert {"postgres", "redis", "migrate", *APP_SERVICES} <= set(services)
-    for name in ("postgres", "redis", *APP_SERVICES):
+    assert {"postgres", "redis", "minio", "minio-setup", "migrate", *APP_SERVICES} <= set(services)
+    for name in ("postgres", "redis", "minio", *APP_SERVICES):
         assert "test" in services[name].get("healthcheck", {}), f"{name} has no health check"
 
 
@@ -42,6 +43,27 @@ def test_queued_captures_survive_a_redis_restart_and_the_services_are_not_root()
     assert "\nUSER sitetwin\n" in (REPO / "Dockerfile").read_text()
 
 
+def test_every_service_shares_files_through_the_minio_bucket_with_its_own_key():
+    services = COMPOSE["services"]
+    setup = services["minio-setup"]
+    assert setup["depends_on"]["minio"]["condition"] == "service_healthy"
+    script = " ".join(setup["command"])
+    assert "mc mb --ignore-existing" in script and "mc admin user add" in script
+    assert "miniodata:/data" in services["minio"]["volumes"] and "miniodata" in COMPOSE["volumes"]
+    for name in ("migrate", *APP_SERVICES):
+        environment = services[name]["environment"]
+        assert environment["SITETWIN_STORAGE_URL"].startswith("s3://")
+        assert environment["S3_ENDPOINT_URL"] == "http://minio:9000"
+        # The services' own key, not MinIO's root account; the secrets come from .env.
+        assert environment["AWS_ACCESS_KEY_ID"] == setup["environment"]["S3_ACCESS_KEY"]
+        assert environment["AWS_SECRET_ACCESS_KEY"].startswith("${S3_SECRET_KEY:?")
+    for name in APP_SERVICES:
+        assert services[name]["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
+    assert services["minio"]["environment"]["MINIO_ROOT_PASSWORD"].startswith("${MINIO_ROOT_PASSWORD:?")
+    example = (REPO / ".env.example").read_text()
+    assert "MINIO_ROOT_PASSWORD=" in example and "S3_SECRET_KEY=" in example
+
+
 def test_secret_key_is_demanded_not_defaulted():
     assert COMPOSE["services"]["web"]["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert "SECRET_KEY=" in (REPO / ".env.example").read_text()
@@ -54,6 +76,11 @@ def test_docker_compose_validates_the_file(tmp_path):
     shutil.copy(REPO / ".env.example", tmp_path / ".env")
     done = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=x\n")  # no SECRET_KEY: refused before anything starts
-    done = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode != 0 and "SECRET_KEY" in done.stderr
+    # Each demanded secret missing in turn: refused before anything starts, naming it.
+    secrets = {"SECRET_KEY": "k" * 40, "MINIO_ROOT_PASSWORD": "m" * 12, "S3_SECRET_KEY": "s" * 12}
+    for missing in secrets:
+        lines = [f"{name}={value}" for name, value in secrets.items() if name != missing]
+        (tmp_path / ".env").write_text("POSTGRES_PASSWORD=x\n" + "\n".join(lines) + "\n")
+        done = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True,
+                              text=True)
+        assert done.returncode != 0 and missing in done.stderr, (missing, done.stderr)

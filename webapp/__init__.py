@@ -51,6 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigurationError(f"{weak} (SITETWIN_ENV={app.config['SITETWIN_ENV']}); set a long random "
                                  "value, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'")
     Path(app.config["SITETWIN_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    from webapp import storage
+
+    storage.init_app(app)  # SITETWIN_STORAGE_URL: the data directory or a shared bucket
+    storage.resolve_detector_weights(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)

@@ -87,6 +87,13 @@ class Config:
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
         # Frames per chunk when Celery workers share a capture (a capture of more is split).
         self.SITETWIN_CHUNK_FRAMES = int(os.environ.get("SITETWIN_CHUNK_FRAMES", "4"))
+        # Shared storage: empty = the data directory; s3://bucket/prefix = an S3-compatible bucket that
+        # every host shares (SITETWIN_DATA_DIR is then this host's cache of it). Credentials: AWS_*.
+        self.SITETWIN_STORAGE_URL = os.environ.get("SITETWIN_STORAGE_URL", "")
+        # The S3 API's address for MinIO or another S3-compatible server (empty: AWS S3 itself).
+        self.S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+            setattr(self, name, os.environ.get(name, ""))  # empty: boto3's own chain (files, instance role)
         # Links in alerts point here (the dashboard's public address).
         self.SITETWIN_BASE_URL = os.environ.get("SITETWIN_BASE_URL", "http://localhost:5000")
         # The daily slip check, a crontab line in each project's time zone; outbox delivery period.

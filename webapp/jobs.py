@@ -57,10 +57,9 @@ def _fail(capture_id: int, message: str) -> str:
 def prepare_capture(capture_id: int) -> int | None:
     """Mark the capture processing and take a video's frames; its frame count, or None when there
     is nothing to do (gone, already processed, or failed here). Needs an app context."""
-    from vision.capture import read_capture
     from webapp.extensions import db
     from webapp.models import Capture
-    from webapp.services.uploads import extract_video_frames, is_video_capture, upload_dir
+    from webapp.services.uploads import extract_video_frames, is_video_capture, uploaded_manifest
 
     config = current_app.config
     capture = db.session.get(Capture, capture_id)
@@ -71,7 +70,7 @@ def prepare_capture(capture_id: int) -> int | None:
     try:
         if is_video_capture(config, capture):
             extract_video_frames(config, capture)
-        return len(read_capture(upload_dir(config, capture)).frames)
+        return len(uploaded_manifest(config, capture).frames)
     except Exception as error:
         log.exception("capture %s: not a processable capture", capture_id)
         _fail(capture_id, f"{type(error).__name__}: {error}")
@@ -94,25 +93,28 @@ def _progress(capture_id: int, total: int):
     return progress
 
 
-def _uploaded(capture_id: int):
-    """(project, upload folder) of an uploaded capture."""
+def _uploaded(capture_id: int, frames: list[int] | None = None):
+    """(project, upload folder on this host) of an uploaded capture: its manifest and ``frames``
+    (default: all) fetched from the storage."""
     from webapp.extensions import db
     from webapp.models import Capture, Project
-    from webapp.services.uploads import upload_dir
+    from webapp.services.uploads import local_upload_dir
 
     capture = db.session.get(Capture, capture_id)
-    return db.session.get(Project, capture.project_id), upload_dir(current_app.config, capture)
+    return db.session.get(Project, capture.project_id), local_upload_dir(current_app.config, capture, frames)
 
 
 def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
     """Register frames ``indices`` of an uploaded capture (one chunk); plain data for :func:`finish_capture`."""
-    from vision.capture import read_capture
+    import json
+
+    from vision.capture import parse_manifest
     from vision.detector_process import shared_detector
     from webapp.extensions import db
     from webapp.services.processing import capture_context, register_frames
 
-    project, folder = _uploaded(capture_id)
-    manifest = read_capture(folder)
+    project, folder = _uploaded(capture_id, indices)  # only this chunk's frames on this host
+    manifest = parse_manifest(json.loads((folder / "capture.json").read_text()), "capture.json")
     _, twin, scene, believed = capture_context(db.session, current_app.config["SITETWIN_DATA_DIR"], project)
     db.session.remove()
     frames = register_frames(twin, scene, believed, folder, manifest, indices, shared_detector(),

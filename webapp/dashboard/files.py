@@ -1,29 +1,28 @@
 """Files derived from a revision's twin for the pages: a floor plan (SVG) and a 3D model (GLB) per
 storey. They never change for a revision, so each is built once, written atomically under
-``DATA/derived/<revision sha256>/`` and served from disk after that (any process, any worker)."""
+``derived/<revision sha256>/`` in the storage (the data directory or the shared bucket) and served
+from this host's disk after that (any process, any worker, any host)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from webapp.models import ModelRevision, Storey
 from webapp.services.twins import load_revision_twin
+from webapp.storage import storage
 
 
 def _derived(
     config: Mapping[str, Any], revision: ModelRevision, name: str, build: Callable[[], bytes]
 ) -> Path:
-    path = Path(config["SITETWIN_DATA_DIR"]) / "derived" / revision.sha256 / name
-    if not path.is_file():
-        data = build()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return path
+    store, key = storage(config), f"derived/{revision.sha256}/{name}"
+    try:
+        return store.local(key)
+    except FileNotFoundError:
+        store.put(key, build())
+        return store.path(key)
 
 
 def storey_plan_file(config: Mapping[str, Any], revision: ModelRevision, storey: Storey) -> Path:

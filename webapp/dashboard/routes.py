@@ -37,6 +37,7 @@ from webapp.services.reports import progress_report
 from webapp.services.schedules import current_schedule
 from webapp.services.twins import NotFound, current_revision
 from webapp.services.uploads import capture_status
+from webapp.storage import storage
 
 PAGE_SIZE = 50
 
@@ -263,8 +264,9 @@ def evidence(project_id: int, observation_id: int):
     if observation is None or observation.project_id != project_id:
         abort(404)
     frame = db.session.get(Frame, observation.frame_id)
-    path = Path(current_app.config["SITETWIN_DATA_DIR"]) / frame.file
-    if not path.is_file():
+    try:  # fetched from the shared storage when this host has no copy
+        path = storage(current_app.config).local(frame.file)
+    except FileNotFoundError:
         abort(404)
     response = Response(evidence_jpeg(path, observation.region), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=86400"

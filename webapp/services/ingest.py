@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from twin.model import Twin, build_twin, save_twin
 from twin.schedule.clean import clean_text
 from webapp.db import analyze
 from webapp.models import Element, ModelRevision, Project, Storey
+from webapp.storage import storage_at
 
 
 @dataclass
@@ -104,16 +104,6 @@ def revision_diff(session: Session, previous: ModelRevision | None, rows: list[d
     }
 
 
-def _store_copy(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` atomically unless it is already there (content-addressed)."""
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
 def _existing_result(project: Project, revision: ModelRevision, seconds: float) -> IngestResult:
     return IngestResult(
         project=project.name, revision=revision.number, schema=revision.schema,
@@ -157,7 +147,10 @@ def ingest_model(session: Session, path: str | os.PathLike, project_name: str, d
     data_dir = Path(data_dir)
     twin_rel = f"twins/{sha256}.npz"
     save_twin(twin, data_dir / twin_rel)
-    _store_copy(path, data_dir / "models" / f"{sha256}.ifc")
+    store = storage_at(data_dir)  # the data directory, or the bucket every host shares
+    store.put_file(twin_rel, data_dir / twin_rel)
+    if not store.exists(f"models/{sha256}.ifc"):
+        store.put_file(f"models/{sha256}.ifc", path)
 
     try:
         if project is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection
@@ -31,6 +30,7 @@ from vision.register import RegistrationResult, register_frame
 from vision.render import RenderScene
 from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation, Project
 from webapp.services.twins import current_revision, get_project, load_revision_twin
+from webapp.storage import storage_at
 
 
 @dataclass
@@ -54,12 +54,9 @@ class ProcessResult:
 
 def _store_frame(source: Path, sha256: str, data_dir: Path) -> str:
     relative = f"frames/{sha256[:2]}/{sha256}{source.suffix.lower()}"
-    target = data_dir / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+    store = storage_at(data_dir)  # the data directory, or the bucket every host shares
+    if not store.exists(relative):
+        store.put_file(relative, source)
     return relative
 
 

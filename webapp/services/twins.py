@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from twin.model import Twin, load_twin
 from webapp.models import ModelRevision, Project
+from webapp.storage import storage_at
 
 
 class NotFound(LookupError):
@@ -38,11 +39,16 @@ def _load(path: str, mtime: float) -> Twin:
 
 
 def load_revision_twin(revision: ModelRevision, data_dir: str | os.PathLike) -> Twin:
-    """The revision's twin from its cache (kept in memory for the next call in this process)."""
-    path = Path(data_dir) / revision.twin_path
+    """The revision's twin from its cache (fetched from shared storage into this host's data directory
+    once, and kept in memory for the next call in this process)."""
+    path = storage_at(data_dir).local(revision.twin_path)
     return _load(str(path), path.stat().st_mtime)
 
 
 def revision_ifc_path(revision: ModelRevision, data_dir: str | os.PathLike) -> Path:
-    """The stored copy of the revision's IFC file."""
-    return Path(data_dir) / "models" / f"{revision.sha256}.ifc"
+    """The stored copy of the revision's IFC file (fetched from shared storage when needed)."""
+    store = storage_at(data_dir)
+    try:
+        return store.local(f"models/{revision.sha256}.ifc")
+    except FileNotFoundError:
+        return store.path(f"models/{revision.sha256}.ifc")  # the reader names the missing file

@@ -2,7 +2,9 @@
 by SHA-256, written atomically), and finalising queues it for processing.
 
 An upload lives in ``DATA/uploads/<project>/<capture>/`` in exactly the capture format
-(``capture.json`` + frames), so processing reads it like any capture directory.
+(``capture.json`` + frames), so processing reads it like any capture directory. Its files go
+through :mod:`webapp.storage` (the data directory, or a bucket that every host shares);
+:func:`local_upload_dir` fetches them onto a worker's disk.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-import posixpath
 import secrets
+import tempfile
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vision.capture import CaptureError, PoseBounds, normalise_frame_file, parse_manifest
+from vision.capture import CaptureError, CaptureManifest, PoseBounds, normalise_frame_file, parse_manifest
 from vision.frame_file import FrameFileError, check_frame
 from vision.video import (
     VideoManifest,
@@ -33,6 +35,7 @@ from vision.video import (
 )
 from webapp.models import Capture, Element, ModelRevision
 from webapp.services.messages import public_message
+from webapp.storage import LocalStorage, StorageKeyError, clean_key, storage
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
@@ -50,11 +53,29 @@ def upload_dir(config: Mapping[str, Any], capture: Capture) -> Path:
     return Path(config["SITETWIN_DATA_DIR"]) / "uploads" / str(capture.project_id) / str(capture.id)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _key(capture: Capture, name: str = "") -> str:
+    """The storage key of ``name`` in the capture's upload folder (the folder itself for "")."""
+    return f"uploads/{capture.project_id}/{capture.id}" + (f"/{name}" if name else "")
+
+
+def _manifest(config, capture: Capture) -> dict:
+    return json.loads(storage(config).get(_key(capture, "capture.json")))
+
+
+def uploaded_manifest(config, capture: Capture) -> CaptureManifest:
+    """The capture's frame manifest, parsed, from the storage (its frames are not fetched)."""
+    return parse_manifest(_manifest(config, capture), "capture.json")
+
+
+def local_upload_dir(config, capture: Capture, frames: list[int] | None = None) -> Path:
+    """The capture's upload folder on this host, its files fetched from the storage first: the
+    manifest and frames ``frames`` (indices; default: every file). A no-op on the data directory."""
+    store = storage(config)
+    if frames is None:
+        return store.local_folder(_key(capture))
+    names = ["capture.json"]
+    names += [_manifest(config, capture)["frames"][k]["file"] for k in frames]
+    return store.local_folder(_key(capture), names)
 
 
 def _plausible(moment: dt.datetime, where: str) -> None:
@@ -107,18 +128,24 @@ def create_capture(session: Session, config, project_id: int, manifest: dict) ->
     else:
         for frame in parsed.frames:
             _plausible(frame.timestamp, f"manifest: frame {frame.index} ({frame.file})")
+        for frame in parsed.frames:  # aliases are refused by parse_manifest; this is the storage's rule
+            try:
+                clean_key(frame.file)
+            except StorageKeyError as error:
+                raise UploadError(400, f"manifest: frame {frame.index} ({frame.file!r}): "
+                                       "not a plain relative file name") from error
         name = "capture.json"
     existing = session.scalar(select(Capture).where(Capture.project_id == project_id, Capture.key == parsed.capture_id))
     if existing is not None:
-        stored = upload_dir(config, existing) / name
-        if not stored.is_file() or json.loads(stored.read_text()) != manifest:
+        key = _key(existing, name)
+        if not storage(config).exists(key) or json.loads(storage(config).get(key)) != manifest:
             raise UploadError(409, f"capture {parsed.capture_id!r} exists with another manifest")
         return existing, False
     capture = Capture(project_id=project_id, key=parsed.capture_id, device=parsed.device,
                       storey_global_id=parsed.storey, started_at=parsed.started_at, state="uploading")
     session.add(capture)
     session.flush()
-    _atomic_write(upload_dir(config, capture) / name, json.dumps(manifest).encode())
+    storage(config).put(_key(capture, name), json.dumps(manifest).encode())
     session.commit()
     return capture, True
 
@@ -128,11 +155,11 @@ VIDEO_MANIFEST, VIDEO_FILE, VIDEO_PROBE = "video.json", "video.mp4", "video-prob
 
 
 def is_video_capture(config, capture: Capture) -> bool:
-    return (upload_dir(config, capture) / VIDEO_MANIFEST).is_file()
+    return storage(config).exists(_key(capture, VIDEO_MANIFEST))
 
 
-def _video_manifest(folder: Path) -> VideoManifest:
-    return parse_video_manifest(json.loads((folder / VIDEO_MANIFEST).read_text()))
+def _video_manifest(config, capture: Capture) -> VideoManifest:
+    return parse_video_manifest(json.loads(storage(config).get(_key(capture, VIDEO_MANIFEST))))
 
 
 def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, dict]:
@@ -147,7 +174,8 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
     if capture.state != "uploading":
         raise UploadError(409, f"capture {capture.id} is {capture.state}; the video can no longer change")
     folder = upload_dir(config, capture)
-    manifest = _video_manifest(folder)
+    folder.mkdir(parents=True, exist_ok=True)  # this host may not have it (shared storage)
+    manifest = _video_manifest(config, capture)
     digest, head = hashlib.sha256(), b""
     tmp = folder / f".{VIDEO_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
@@ -159,8 +187,8 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
         sha256 = digest.hexdigest()
         # The probe, written last, marks a stored video: a video without one (a crash between the two
         # writes) is replaced.
-        if (folder / VIDEO_PROBE).is_file():
-            stored = json.loads((folder / VIDEO_PROBE).read_text())
+        if storage(config).exists(_key(capture, VIDEO_PROBE)):
+            stored = json.loads(storage(config).get(_key(capture, VIDEO_PROBE)))
             if stored["sha256"] == sha256:
                 return sha256, True, stored
             raise UploadError(409, f"capture {capture.id}: a different video was already uploaded "
@@ -186,7 +214,8 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
         stored = {"sha256": sha256, "width": probe.width, "height": probe.height, "fps": probe.fps,
                   "duration_s": round(probe.duration_s, 3)}
         os.replace(tmp, folder / VIDEO_FILE)
-        _atomic_write(folder / VIDEO_PROBE, json.dumps(stored).encode())
+        storage(config).put_file(_key(capture, VIDEO_FILE), folder / VIDEO_FILE)
+        storage(config).put(_key(capture, VIDEO_PROBE), json.dumps(stored).encode())
         return sha256, False, stored
     finally:
         tmp.unlink(missing_ok=True)
@@ -194,12 +223,22 @@ def store_video(config, capture: Capture, stream: BinaryIO) -> tuple[str, bool, 
 
 def extract_video_frames(config, capture: Capture) -> None:
     """Turn an uploaded video into the capture's frames and ``capture.json`` (once; all or nothing)."""
-    folder = upload_dir(config, capture)
-    if (folder / "capture.json").is_file():
+    store = storage(config)
+    if store.exists(_key(capture, "capture.json")):
         return
-    manifest = _video_manifest(folder)
-    video_to_capture(folder / VIDEO_FILE, manifest, folder,
-                     max_frames=int(config.get("SITETWIN_MAX_VIDEO_FRAMES", 5000)))
+    folder = store.local_folder(_key(capture), [VIDEO_MANIFEST, VIDEO_FILE])
+    manifest = _video_manifest(config, capture)
+    most = int(config.get("SITETWIN_MAX_VIDEO_FRAMES", 5000))
+    if isinstance(store, LocalStorage):  # straight into the upload folder
+        video_to_capture(folder / VIDEO_FILE, manifest, folder, max_frames=most)
+        return
+    # Shared storage: frames into the bucket first, the manifest last (it marks the frames taken,
+    # on every host); nothing reaches this host's cache before the bucket has it.
+    with tempfile.TemporaryDirectory(dir=store.root, prefix=".video-") as staging:
+        written = video_to_capture(folder / VIDEO_FILE, manifest, Path(staging) / "capture", max_frames=most)
+        for frame in written["frames"]:
+            store.put_file(_key(capture, frame["file"]), Path(staging) / "capture" / frame["file"])
+        store.put_file(_key(capture, "capture.json"), Path(staging) / "capture" / "capture.json")
 
 
 MAX_ID = 2**31 - 1  # database integer keys: a larger id names nothing (and would overflow PostgreSQL)
@@ -249,18 +288,18 @@ def store_frame(config, capture: Capture, index: int, stream: BinaryIO) -> tuple
     where = f"frame {index} ({name})"
     if expected and expected != digest:
         raise UploadError(400, f"{where}: SHA-256 {digest} does not match the manifest's {expected}")
-    target = upload_dir(config, capture) / file
-    if target.exists():
-        existing = hashlib.sha256(target.read_bytes()).hexdigest()
+    store, key = storage(config), _key(capture, file)
+    if store.exists(key):
+        existing = hashlib.sha256(store.get(key)).hexdigest()
         if existing == digest:
             return digest, True
-        if _readable(target, config):
+        if _readable(store.local(key), config):
             raise UploadError(409, f"{where}: already uploaded with other content (SHA-256 {existing})")
     elif capture.state != "uploading":
         raise UploadError(409, f"capture {capture.id} is {capture.state}; frames can no longer be added")
     _check_image(data, config, where)
     try:
-        _atomic_write(target, data)
+        store.put(key, data)
     except (NotADirectoryError, IsADirectoryError, FileExistsError) as error:  # the manifest refuses these
         raise UploadError(409, f"{where}: its path is taken by another file or folder") from error
     return digest, False
@@ -277,7 +316,7 @@ def _frame_entries(manifest_path: str, mtime_ns: int, size: int) -> tuple[tuple[
 
 
 def frame_entries(config, capture: Capture) -> tuple[tuple[str, str, str | None], ...]:
-    path = upload_dir(config, capture) / "capture.json"
+    path = storage(config).local(_key(capture, "capture.json"))  # fetched once into this host's cache
     stat = path.stat()
     return _frame_entries(str(path), stat.st_mtime_ns, stat.st_size)
 
@@ -288,19 +327,11 @@ def frame_files(config, capture: Capture) -> list[str]:
 
 
 def missing_frames(config, capture: Capture) -> tuple[int, list[int]]:
-    """(frames the manifest lists, indices of those not uploaded yet): one listing of each folder
-    the frames are in, not a file-system call per frame."""
+    """(frames the manifest lists, indices of those not uploaded yet): one listing of the storage,
+    not a look-up per frame."""
     files = frame_files(config, capture)
-    root = upload_dir(config, capture)
-    present: dict[str, set[str]] = {}
-    for folder in {posixpath.dirname(f) for f in files}:
-        try:
-            with os.scandir(root / folder) as entries:
-                present[folder] = {e.name for e in entries if e.is_file()}
-        except (FileNotFoundError, NotADirectoryError):
-            present[folder] = set()
-    return len(files), [i for i, f in enumerate(files)
-                        if posixpath.basename(f) not in present[posixpath.dirname(f)]]
+    stored = set(storage(config).list(_key(capture)))
+    return len(files), [i for i, f in enumerate(files) if _key(capture, f) not in stored]
 
 
 def capture_status(config, capture: Capture) -> dict:
@@ -309,18 +340,19 @@ def capture_status(config, capture: Capture) -> dict:
 
     Cheap to poll: a capture past uploading had every frame at finalise, so its folder is not
     listed again; the manifest's frame list is cached (:func:`frame_files`)."""
-    folder = upload_dir(config, capture)
+    store = storage(config)
     video = None
     if is_video_capture(config, capture):
-        video = json.loads((folder / VIDEO_PROBE).read_text()) if (folder / VIDEO_PROBE).is_file() else None
+        probe = _key(capture, VIDEO_PROBE)
+        video = json.loads(store.get(probe)) if store.exists(probe) else None
         video = {"received": video is not None, **(video or {})}
-    if not (folder / "capture.json").is_file():
+    if not store.exists(_key(capture, "capture.json")):
         expected, missing = len(capture.frames), []
     elif capture.state in ("queued", "processing", "processed"):
         expected, missing = len(frame_files(config, capture)), []
     else:
         expected, missing = missing_frames(config, capture)
-    roots = [str(folder), str(config["SITETWIN_DATA_DIR"])]
+    roots = [str(upload_dir(config, capture)), str(config["SITETWIN_DATA_DIR"])]
     error = public_message(capture.error, roots) if capture.error else None
     return {"id": capture.id, "capture_id": capture.key, "state": capture.state, "progress": capture.progress,
             "frames_expected": expected, "frames_received": expected - len(missing),
@@ -333,7 +365,7 @@ def finalise(session: Session, config, capture: Capture) -> None:
     if capture.state in ("queued", "processing", "processed"):
         return
     if is_video_capture(config, capture):
-        if not (upload_dir(config, capture) / VIDEO_PROBE).is_file():
+        if not storage(config).exists(_key(capture, VIDEO_PROBE)):
             raise UploadError(409, "the video is not uploaded yet")
     else:
         _, missing = missing_frames(config, capture)
