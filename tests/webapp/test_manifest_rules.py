@@ -59,10 +59,10 @@ def with_frames(*files, **fields):
     ("storey", "S" * 23, ("storey", "too long")),
     ("capture_id", "c" * 201, ("capture_id", "too long")),
     ("device", "d" * 201, ("device", "too long")),
-    ("capture_id", "walk\x001", ("capture_id", "control characters")),
-    ("device", "cam\x00", ("device", "control characters")),
-    ("storey", "L1\x00", ("storey", "control characters")),
-    ("capture_id", "walk\r\nBcc: x@example.com", ("capture_id", "control characters")),
+    ("capture_id", "walk\x001", ("capture_id", "control character")),
+    ("device", "cam\x00", ("device", "control character")),
+    ("storey", "L1\x00", ("storey", "control character")),
+    ("capture_id", "walk\r\nBcc: x@example.com", ("capture_id", "control character")),
 ])
 def test_text_fields_longer_than_their_column_or_with_control_characters_are_400(app, camera, field, value,
                                                                                 words):
@@ -140,7 +140,7 @@ def test_a_video_track_far_outside_the_model_is_400(app, camera):
     body["track"][0]["pose"]["position"] = [1e300, 0.0, 1.7]
     refused(app, post(client, token, body), 400, "track/0", "beyond")
     body = video_manifest(storey="L1\x00")
-    refused(app, post(client, token, body), 400, "storey", "control characters")
+    refused(app, post(client, token, body), 400, "storey", "control character")
 
 
 def test_a_manifest_of_too_many_frames_is_refused_early_without_echoing_it(app, camera):
