@@ -57,6 +57,14 @@ class Config:
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
         # Frames per chunk when Celery workers share a capture (a capture of more is split).
         self.SITETWIN_CHUNK_FRAMES = int(os.environ.get("SITETWIN_CHUNK_FRAMES", "4"))
+        # Leases on captures in processing (webapp.leases): seconds a worker holds one without a
+        # heartbeat (renewed every third of it), times a capture may be taken before it is failed,
+        # the polling worker's period, and the seconds a Celery chunk may take before Redis gives it
+        # to another worker (its visibility timeout).
+        self.SITETWIN_LEASE_SECONDS = float(os.environ.get("SITETWIN_LEASE_SECONDS", "60"))
+        self.SITETWIN_MAX_ATTEMPTS = int(os.environ.get("SITETWIN_MAX_ATTEMPTS", "3"))
+        self.SITETWIN_WORKER_POLL_SECONDS = float(os.environ.get("SITETWIN_WORKER_POLL_SECONDS", "2"))
+        self.SITETWIN_CHUNK_TIMEOUT = float(os.environ.get("SITETWIN_CHUNK_TIMEOUT", "600"))
         # Links in alerts point here (the dashboard's public address).
         self.SITETWIN_BASE_URL = os.environ.get("SITETWIN_BASE_URL", "http://localhost:5000")
         # The daily slip check, a crontab line in each project's time zone; outbox delivery period.
