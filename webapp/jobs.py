@@ -149,15 +149,20 @@ def register_chunk(capture_id: int, indices: list[int], owner: str | None = None
     db.session.remove()
     engine, total = db.engine, len(manifest.frames)
     chunk_seconds = float(current_app.config["SITETWIN_CHUNK_TIMEOUT"])
+    chunk_owner = leases.new_owner("chunk")
 
     def progress(done: int) -> None:
         if heartbeat is not None:
             heartbeat.check()
+        if owner is None:
+            return
         try:
-            leases.chunk_progress(engine, capture_id, indices[0], done, total, owner or "", chunk_seconds)
-        except SQLAlchemyError as error:
+            leases.chunk_progress(engine, capture_id, indices[0], done, total, owner, chunk_owner,
+                                  chunk_seconds)
+        except SQLAlchemyError as error:  # progress is for display; a busy database does not stop the work
             log.warning("capture %s: chunk progress not recorded: %s", capture_id, error)
 
+    progress(0)  # the chunk's lease names this worker from its start
     frames = register_frames(twin, scene, believed, folder, manifest, indices, shared_detector(),
                              progress=progress)
     return [frame.to_dict() for frame in frames]

@@ -169,19 +169,27 @@ def create_chunks(engine: Engine, capture_id: int, chunks: list[list[int]]) -> N
 
 
 def chunk_progress(engine: Engine, capture_id: int, first_index: int, done: int, total: int,
-                   owner: str, seconds: float) -> None:
+                   capture_owner: str, chunk_owner: str, seconds: float) -> bool:
     """A chunk registered ``done`` of its frames: record it (never lower, so a chunk run twice
-    counts once), renew the chunk's lease, and set the capture's progress from all its chunks."""
+    counts once) with the chunk's lease (``chunk_owner``, names the worker), and set the capture's
+    progress from all its chunks, while ``capture_owner`` holds the capture; False when not."""
     with engine.begin() as connection:
+        held = connection.execute(
+            select(Capture.id).where(Capture.id == capture_id, Capture.state == "processing",
+                                     Capture.lease_owner == capture_owner)).first()
+        if held is None:
+            return False
         connection.execute(
             update(CaptureChunk)
             .where(CaptureChunk.capture_id == capture_id, CaptureChunk.first_index == first_index)
             .values(done=case((CaptureChunk.done < done, done), else_=CaptureChunk.done),
-                    lease_owner=owner, lease_expires_at=_until(seconds)))
+                    lease_owner=chunk_owner, lease_expires_at=_until(seconds)))
         registered = (select(func.coalesce(func.sum(CaptureChunk.done), 0))
                       .where(CaptureChunk.capture_id == capture_id).scalar_subquery())
-        connection.execute(update(Capture).where(Capture.id == capture_id, Capture.state == "processing")
+        connection.execute(update(Capture)
+                           .where(Capture.id == capture_id, Capture.lease_owner == capture_owner)
                            .values(progress=registered * 0.95 / max(total, 1)))
+    return True
 
 
 class Heartbeat:
