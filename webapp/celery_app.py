@@ -90,7 +90,7 @@ def _lease_seconds(app) -> tuple[float, float, int]:
 @celery.task(name="sitetwin.process_capture", bind=True)
 def process_capture_task(self, capture_id: int, attempt: int = 0) -> str:
     """Take the capture's lease, prepare it, then process it here (small) or fan its frames out in
-    chunks that carry the lease's owner id (the task id: a redelivered task takes it again)."""
+    chunks that carry the lease's owner id (the task's id)."""
     from webapp import leases
     from webapp.extensions import db
     from webapp.jobs import finish_capture, prepare_capture

@@ -1,10 +1,10 @@
 """Leases on captures in processing: work that dies is taken up again, and stored once.
 
-A worker takes a capture by compare-and-set (:func:`claim`): from ``queued``, from ``processing``
-whose lease has expired, or again under its own owner id (a Celery task redelivered). While it
-works, a :class:`Heartbeat` thread renews the lease every third of ``SITETWIN_LEASE_SECONDS``;
-a worker killed with ``kill -9`` stops renewing, and once the lease expires any other worker's
-claim, the scheduler's sweep or a web process's sweep (:func:`sweep`) takes the capture up again.
+A worker takes a capture by compare-and-set (:func:`claim`): from ``queued`` or from
+``processing`` whose lease has expired. While it works, a :class:`Heartbeat` thread renews the
+lease every third of ``SITETWIN_LEASE_SECONDS``; a worker killed with ``kill -9`` stops renewing,
+and once the lease expires any polling worker's claim, the scheduler's sweep, a web process's
+sweep or ``finalise`` (:func:`requeue_expired`) takes the capture up again.
 A capture taken ``SITETWIN_MAX_ATTEMPTS`` times without finishing is marked ``failed`` with the
 reason instead of looping forever. Storing checks the lease in the storing transaction
 (:func:`store_guard`), so a worker that lost its lease (slow, not dead) writes nothing: a
@@ -59,15 +59,16 @@ def claim(engine: Engine, capture_id: int, owner: str, seconds: float, max_attem
           also_failed: bool = False) -> bool:
     """Take the capture for ``owner`` for ``seconds``: compare-and-set, True if this caller has it.
 
-    Takes it when queued, when its lease expired with attempts left, or when ``owner`` holds it
-    already (the same Celery task delivered again); ``also_failed``: a failed one too (a retry)."""
+    Takes it when queued, or when its lease expired with attempts left (a Celery task delivered
+    again after its worker died comes after the visibility timeout, longer than a lease, so it
+    takes it this way; one delivered again while its first run is alive takes nothing).
+    ``also_failed``: a failed one too (a retry)."""
     with engine.begin() as connection:
         taken = connection.execute(
             update(Capture)
             .where(Capture.id == capture_id,
                    or_(Capture.state.in_(("queued", "failed") if also_failed else ("queued",)),
-                       and_(_expired(), Capture.attempts < max_attempts),
-                       and_(Capture.state == "processing", Capture.lease_owner == owner)))
+                       and_(_expired(), Capture.attempts < max_attempts)))
             .values(state="processing", lease_owner=owner, lease_expires_at=_until(seconds),
                     attempts=Capture.attempts + 1, progress=0.0, error=None))
     return taken.rowcount == 1

@@ -198,6 +198,10 @@ def test_a_celery_worker_killed_mid_chunk_is_redelivered_to_another(app, runner,
     env = _env(app, CELERY_BROKER_URL=broker, SITETWIN_CHUNK_FRAMES="3")
     workers = {processes.start(f"celery-{k}", ["worker", "--name", f"lease{k}@%h"], env).pid: f"celery-{k}"
                for k in range(2)}
+    deadline = time.monotonic() + 180  # warm, so that no task waits out its visibility timeout unstarted
+    while sum(" ready in " in processes.log(name) for name in workers.values()) < 2:
+        assert time.monotonic() < deadline, processes.logs()
+        time.sleep(0.2)
     app.config["CELERY_BROKER_URL"] = broker
     os.environ["SITETWIN_CHUNK_TIMEOUT"] = CHUNK_TIMEOUT  # the producer's visibility timeout too
     try:
