@@ -218,3 +218,30 @@ def test_finalise_on_a_capture_out_of_attempts_fails_it_with_the_reason(app, run
         assert response.status_code == 202
         body = response.get_json()
         assert body["state"] == "failed" and "stopped without finishing" in body["error"], body
+
+
+def test_the_heartbeat_renews_until_the_lease_is_lost_and_survives_a_busy_database():
+    """A real heartbeat thread on a short beat: a renewal that fails on a busy database is tried
+    again; one that finds the lease gone sets ``lost``, and the work's next check stops it."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    answers = iter([True, OperationalError("UPDATE", {}, Exception("database is locked")), True, False])
+    calls, done = [], threading.Event()
+
+    def renewal():
+        calls.append(1)
+        answer = next(answers, False)
+        if answer is False:
+            done.set()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    with leases.Heartbeat(0.3, renewal) as beat:
+        beat.check()  # nothing lost yet
+        assert done.wait(timeout=30) and beat.lost.wait(timeout=30)
+        with pytest.raises(leases.LeaseLost):
+            beat.check()
+    assert len(calls) >= 4
