@@ -150,6 +150,7 @@ def test_a_polling_worker_killed_mid_capture_is_taken_up_by_another(app, runner,
         os.killpg(first.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         first.wait(timeout=30)
+        assert "taken by" not in processes.log("second"), "the second worker took a live lease"
         capture = _assert_processed_once(app, capture_id, killed_at, processes)
         assert capture.attempts == 2  # taken once more, by the second worker
     done = f"capture {capture_id}: processed"
