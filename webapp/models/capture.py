@@ -39,8 +39,8 @@ class Capture(Base):
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The lease of the worker processing it (``webapp.leases``): who, until when (renewed by its
     # heartbeat), and how many times it was taken; an expired lease is taken up again.
-    lease_owner: Mapped[Optional[str]] = mapped_column(String(120))
-    lease_expires_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     frames: Mapped[list[Frame]] = relationship(back_populates="capture", order_by="Frame.index")
@@ -56,8 +56,8 @@ class CaptureChunk(Base):
     first_index: Mapped[int] = mapped_column(primary_key=True)
     frames: Mapped[int]
     done: Mapped[int] = mapped_column(default=0)
-    lease_owner: Mapped[Optional[str]] = mapped_column(String(120))
-    lease_expires_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Frame(Base):
