@@ -59,9 +59,15 @@ def deliver_job() -> None:
 def sweep_leases_job() -> None:
     """Take up the captures whose worker died (expired lease): queue them again for the workers,
     or fail those out of attempts (:func:`webapp.jobs.take_up_expired`)."""
+    from webapp.extensions import db
     from webapp.jobs import take_up_expired
 
-    requeued = take_up_expired(_app())
+    app = _app()
+    try:
+        requeued = take_up_expired(app)
+    finally:
+        with app.app_context():  # an app per run: close its connections, not leave them to the collector
+            db.engine.dispose()
     if requeued:
         log.info("captures taken up again: %s", requeued)
 

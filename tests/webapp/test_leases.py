@@ -99,12 +99,23 @@ def test_the_sweep_queues_expired_captures_again_and_leaves_live_ones(app, db_se
     assert take_up_expired(app) == []
 
 
-def test_the_scheduler_runs_the_lease_sweep(app):
-    from webapp.scheduler import build_scheduler
+def test_the_scheduler_runs_the_lease_sweep(app, db_session, monkeypatch):
+    from webapp.scheduler import build_scheduler, sweep_leases_job
 
     scheduler = build_scheduler(app, blocking=False)
     job = {job.id: job for job in scheduler.get_jobs()}["sweep-leases"]
     assert job.trigger.interval.total_seconds() == app.config["SITETWIN_LEASE_SECONDS"] / 2
+    assert job.func is sweep_leases_job
+    # The job as `sitetwin scheduler` runs it: an app from the environment, on this database.
+    for name, value in (("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"]), ("SITETWIN_JOBS", "worker"),
+                        ("SITETWIN_DATA_DIR", app.config["SITETWIN_DATA_DIR"])):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    dead = _capture(db_session)
+    assert leases.claim(db_session.get_bind(), dead, "a", LEASE, MAX_ATTEMPTS)
+    _expire(db_session, dead)
+    sweep_leases_job()
+    assert _get(db_session, dead).state == "queued"
 
 
 def test_chunk_progress_counts_a_chunk_run_twice_once(db_session):
