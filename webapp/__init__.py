@@ -71,4 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    if app.config["SITETWIN_JOBS"] == "thread" and not app.config["CELERY_BROKER_URL"] and not app.testing:
+        from webapp.jobs import start_sweeper
+
+        # A web process that processes captures itself takes up what died, its own earlier life included.
+        app.before_request(lambda: start_sweeper(app))
     return app

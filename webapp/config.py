@@ -87,6 +87,14 @@ class Config:
         self.CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
         # Frames per chunk when Celery workers share a capture (a capture of more is split).
         self.SITETWIN_CHUNK_FRAMES = int(os.environ.get("SITETWIN_CHUNK_FRAMES", "4"))
+        # Leases on captures in processing (webapp.leases): seconds a worker holds one without a
+        # heartbeat (renewed every third of it), times a capture may be taken before it is failed,
+        # the polling worker's period, and the seconds a Celery chunk may take before Redis gives it
+        # to another worker (its visibility timeout).
+        self.SITETWIN_LEASE_SECONDS = float(os.environ.get("SITETWIN_LEASE_SECONDS", "60"))
+        self.SITETWIN_MAX_ATTEMPTS = int(os.environ.get("SITETWIN_MAX_ATTEMPTS", "3"))
+        self.SITETWIN_WORKER_POLL_SECONDS = float(os.environ.get("SITETWIN_WORKER_POLL_SECONDS", "2"))
+        self.SITETWIN_CHUNK_TIMEOUT = float(os.environ.get("SITETWIN_CHUNK_TIMEOUT", "600"))
         # Shared storage: empty = the data directory; s3://bucket/prefix = an S3-compatible bucket that
         # every host shares (SITETWIN_DATA_DIR is then this host's cache of it). Credentials: AWS_*.
         self.SITETWIN_STORAGE_URL = os.environ.get("SITETWIN_STORAGE_URL", "")

@@ -3,21 +3,33 @@
 Where it runs: with ``CELERY_BROKER_URL`` set, on Celery workers (``webapp.celery_app``);
 otherwise in-process: ``SITETWIN_JOBS=thread`` (default) a worker thread per web process,
 ``worker`` a ``sitetwin worker`` process polling the database for queued captures, ``sync``
-inline (tests and scripts). A
-job that dies leaves its capture ``processing``/``failed`` and retryable: processing writes
-everything in one transaction, so a retry cannot duplicate anything.
+inline (tests and scripts). Every worker holds a lease on the capture it processes
+(:mod:`webapp.leases`): one that dies is taken up again by another worker, the scheduler or a
+web process once its lease expires, and storing checks the lease in the one storing transaction,
+so a capture is stored once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from webapp import leases
 
 log = logging.getLogger(__name__)
 _executor: ThreadPoolExecutor | None = None
+_pending: set[int] = set()  # captures submitted to this process's thread and not started yet
+_pending_lock = threading.Lock()
+
+
+def _lease(config) -> tuple[float, int]:
+    """(lease seconds, max attempts) of this app's configuration."""
+    return float(config["SITETWIN_LEASE_SECONDS"]), int(config["SITETWIN_MAX_ATTEMPTS"])
 
 
 def enqueue_capture(capture_id: int) -> None:
@@ -34,12 +46,23 @@ def enqueue_capture(capture_id: int) -> None:
         process_uploaded_capture(capture_id, app)
         return
     global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitetwin-job")
-    _executor.submit(process_uploaded_capture, capture_id, app)
+    with _pending_lock:
+        if capture_id in _pending:
+            return
+        _pending.add(capture_id)
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitetwin-job")
+    _executor.submit(_run_pending, capture_id, app)
 
 
-def _fail(capture_id: int, message: str) -> str:
+def _run_pending(capture_id: int, app: Flask) -> str:
+    with _pending_lock:
+        _pending.discard(capture_id)
+    return process_uploaded_capture(capture_id, app)
+
+
+def _fail(capture_id: int, message: str, owner: str | None = None) -> str:
+    """Record the failure on the capture (only while ``owner`` holds its lease, when given)."""
     from webapp.extensions import db
     from webapp.models import Capture
     from webapp.services.messages import public_message
@@ -47,48 +70,61 @@ def _fail(capture_id: int, message: str) -> str:
 
     db.session.rollback()
     capture = db.session.get(Capture, capture_id)
+    if capture is None:
+        return "missing"
     # Shown to the camera and on the dashboard: no server path in it.
     roots = [str(upload_dir(current_app.config, capture)), current_app.config["SITETWIN_DATA_DIR"]]
-    capture.state, capture.error = "failed", public_message(message, roots)
+    condition = [Capture.id == capture_id, Capture.state != "processed"]
+    if owner is not None:
+        condition += [Capture.state == "processing", Capture.lease_owner == owner]
+    db.session.execute(update(Capture).where(*condition).values(
+        state="failed", error=public_message(message, roots), lease_owner=None, lease_expires_at=None))
     db.session.commit()
     return "failed"
 
 
-def prepare_capture(capture_id: int) -> int | None:
-    """Mark the capture processing and take a video's frames; its frame count, or None when there
-    is nothing to do (gone, already processed, or failed here). Needs an app context."""
+def prepare_capture(capture_id: int, owner: str | None = None) -> int | None:
+    """Take a video's frames of a capture this worker holds; its frame count, or None when there
+    is nothing to do (gone, not ours, or failed here). Needs an app context."""
     from webapp.extensions import db
     from webapp.models import Capture
     from webapp.services.uploads import extract_video_frames, is_video_capture, uploaded_manifest
 
     config = current_app.config
     capture = db.session.get(Capture, capture_id)
-    if capture is None or capture.state == "processed":
+    ours = capture is not None and capture.state == "processing" and owner in (None, capture.lease_owner)
+    if not ours:
+        db.session.rollback()
         return None
-    capture.state, capture.progress, capture.error = "processing", 0.0, None
-    db.session.commit()
     try:
         if is_video_capture(config, capture):
             extract_video_frames(config, capture)
         return len(uploaded_manifest(config, capture).frames)
     except Exception as error:
         log.exception("capture %s: not a processable capture", capture_id)
-        _fail(capture_id, f"{type(error).__name__}: {error}")
+        _fail(capture_id, f"{type(error).__name__}: {error}", owner)
         return None
 
 
-def _progress(capture_id: int, total: int):
-    """Progress callback adding this worker's frames to the capture's share done (chunks add up)."""
+def _progress(capture_id: int, total: int, owner: str | None, heartbeat: leases.Heartbeat | None):
+    """Progress callback of a worker registering all of a capture's frames (its own short
+    transaction, visible while the job runs; only while it holds the lease)."""
     from webapp.extensions import db
     from webapp.models import Capture
 
-    state = {"reported": 0}
+    engine = db.engine
 
-    def progress(done: int) -> None:  # its own short transaction, visible while the job runs
-        step, state["reported"] = done - state["reported"], done
-        with db.engine.begin() as connection:
-            connection.execute(update(Capture).where(Capture.id == capture_id)
-                               .values(progress=Capture.progress + step / total * 0.95))
+    def progress(done: int) -> None:
+        if heartbeat is not None:
+            heartbeat.check()
+        condition = [Capture.id == capture_id, Capture.state == "processing"]
+        if owner is not None:
+            condition.append(Capture.lease_owner == owner)
+        try:
+            with engine.begin() as connection:
+                connection.execute(update(Capture).where(*condition).values(progress=done / total * 0.95))
+        except SQLAlchemyError as error:  # progress is for display; a busy database does not stop the work
+            log.warning("capture %s: progress not recorded: %s", capture_id, error)
 
     return progress
 
@@ -104,8 +140,11 @@ def _uploaded(capture_id: int, frames: list[int] | None = None):
     return db.session.get(Project, capture.project_id), local_upload_dir(current_app.config, capture, frames)
 
 
-def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
-    """Register frames ``indices`` of an uploaded capture (one chunk); plain data for :func:`finish_capture`."""
+def register_chunk(capture_id: int, indices: list[int], owner: str | None = None,
+                   heartbeat: leases.Heartbeat | None = None) -> list[dict]:
+    """Register frames ``indices`` of an uploaded capture (one chunk); plain data for :func:`finish_capture`.
+
+    Its progress counts once however often the chunk runs (:func:`webapp.leases.chunk_progress`)."""
     import json
 
     from vision.capture import parse_manifest
@@ -117,13 +156,31 @@ def register_chunk(capture_id: int, indices: list[int]) -> list[dict]:
     manifest = parse_manifest(json.loads((folder / "capture.json").read_text()), "capture.json")
     _, twin, scene, believed = capture_context(db.session, current_app.config["SITETWIN_DATA_DIR"], project)
     db.session.remove()
+    engine, total = db.engine, len(manifest.frames)
+    chunk_seconds = float(current_app.config["SITETWIN_CHUNK_TIMEOUT"])
+    chunk_owner = leases.new_owner("chunk")
+
+    def progress(done: int) -> None:
+        if heartbeat is not None:
+            heartbeat.check()
+        if owner is None:
+            return
+        try:
+            leases.chunk_progress(engine, capture_id, indices[0], done, total, owner, chunk_owner,
+                                  chunk_seconds)
+        except SQLAlchemyError as error:  # progress is for display; a busy database does not stop the work
+            log.warning("capture %s: chunk progress not recorded: %s", capture_id, error)
+
+    progress(0)  # the chunk's lease names this worker from its start
     frames = register_frames(twin, scene, believed, folder, manifest, indices, shared_detector(),
-                             progress=_progress(capture_id, len(manifest.frames)))
+                             progress=progress)
     return [frame.to_dict() for frame in frames]
 
 
-def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str:
-    """Register what is not registered yet, store the capture in one transaction, refresh the report."""
+def finish_capture(capture_id: int, registered: list[dict] | None = None, owner: str | None = None,
+                   heartbeat: leases.Heartbeat | None = None) -> str:
+    """Register what is not registered yet, store the capture in one transaction (if ``owner``
+    still holds its lease), refresh the report. Returns "processed", "failed" or "taken up"."""
     from vision.capture import read_capture
     from vision.detector_process import shared_detector
     from webapp.extensions import db
@@ -136,11 +193,16 @@ def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str
         total = len(read_capture(folder).frames)
         process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project.name, folder,
                         shared_detector(),
-                        progress=_progress(capture_id, total),
-                        registered=[RegisteredFrame.from_dict(r) for r in registered or ()])
+                        progress=_progress(capture_id, total, owner, heartbeat),
+                        registered=[RegisteredFrame.from_dict(r) for r in registered or ()],
+                        before_store=leases.store_guard(capture_id, owner) if owner else None)
+    except leases.LeaseLost as error:
+        log.warning("capture %s: %s; nothing stored here", capture_id, error)
+        db.session.remove()
+        return "taken up"
     except Exception as error:
         log.exception("capture %s failed", capture_id)
-        state = _fail(capture_id, f"{type(error).__name__}: {error}")
+        state = _fail(capture_id, f"{type(error).__name__}: {error}", owner)
         db.session.remove()
         return state
     try:  # the overview reads the stored report: recompute it now, not on a manager's page view
@@ -153,54 +215,118 @@ def finish_capture(capture_id: int, registered: list[dict] | None = None) -> str
     return "processed"
 
 
-def process_uploaded_capture(capture_id: int, app: Flask | None = None) -> str:
-    """Process an uploaded capture in this process; records failure on the capture instead of losing it.
-
-    Returns the capture's final state ("processed", "failed", or "missing")."""
-    from webapp import create_app
+def _state(capture_id: int) -> str:
     from webapp.extensions import db
     from webapp.models import Capture
+
+    capture = db.session.get(Capture, capture_id)
+    return capture.state if capture is not None else "missing"
+
+
+def process_uploaded_capture(capture_id: int, app: Flask | None = None, owner: str | None = None) -> str:
+    """Take the capture's lease (unless ``owner`` holds it already), process it in this process
+    under a heartbeat; records failure on the capture instead of losing it.
+
+    Returns "processed", "failed", "taken up" (another worker has it now) or the state it was
+    left in when this worker could not take it ("missing" when gone)."""
+    from webapp import create_app
+    from webapp.extensions import db
 
     app = app or create_app()
     with app.app_context():
+        seconds, max_attempts = _lease(app.config)
+        engine = db.engine
         try:
-            if prepare_capture(capture_id) is None:
-                capture = db.session.get(Capture, capture_id)
-                return capture.state if capture is not None else "missing"
-            return finish_capture(capture_id)
+            if owner is None:
+                owner = leases.new_owner(app.config.get("SITETWIN_JOBS", "thread"))
+                if not leases.claim(engine, capture_id, owner, seconds, max_attempts):
+                    return _state(capture_id)
+            with leases.Heartbeat(seconds, lambda: leases.renew(engine, capture_id, owner, seconds)) as beat:
+                if prepare_capture(capture_id, owner) is None:
+                    return _state(capture_id)
+                return finish_capture(capture_id, owner=owner, heartbeat=beat)
         finally:
             db.session.remove()
 
 
-def claim_queued(app: Flask) -> int | None:
-    """Take the oldest queued capture for this worker (compare-and-set on its state)."""
-    from sqlalchemy import select
-
+def take_up_expired(app: Flask, capture_id: int | None = None) -> list[int]:
+    """Queue again the captures whose worker's lease expired (failing those out of attempts) and
+    hand them to this app's workers; in the thread mode also the queued captures no thread holds
+    (their web process died). The scheduler's sweep, a web process's, and ``finalise``'s."""
     from webapp.extensions import db
     from webapp.models import Capture
 
     with app.app_context():
         try:
-            capture_id = db.session.scalar(select(Capture.id).where(Capture.state == "queued")
-                                           .order_by(Capture.id).limit(1))
-            if capture_id is None:
-                return None
-            claimed = db.session.execute(update(Capture).where(Capture.id == capture_id, Capture.state == "queued")
-                                         .values(state="processing"))
-            db.session.commit()
-            return capture_id if claimed.rowcount == 1 else None
+            _, max_attempts = _lease(app.config)
+            requeued = leases.requeue_expired(db.engine, max_attempts, capture_id)
+            threads = (not app.config.get("CELERY_BROKER_URL")
+                       and app.config.get("SITETWIN_JOBS", "thread") == "thread")
+            if threads and capture_id is None:
+                queued = db.session.scalars(select(Capture.id).where(Capture.state == "queued")).all()
+                requeued = sorted(set(requeued) | set(queued))
+            for candidate in requeued:
+                enqueue_capture(candidate)
+            return requeued
         finally:
             db.session.remove()
 
 
-def run_worker(app: Flask, poll_seconds: float = 2.0, once: bool = False) -> None:
-    """The database-polling worker: process queued captures one at a time."""
+_sweepers: set[int] = set()  # apps whose sweeper runs
+
+
+def start_sweeper(app: Flask) -> None:
+    """In the thread mode, a web process takes up what died (its own previous life included):
+    at start, then every half lease. Once per app; a daemon thread."""
+    with _pending_lock:
+        if id(app) in _sweepers:
+            return
+        _sweepers.add(id(app))
+    seconds, _ = _lease(app.config)
+
+    def sweep_forever() -> None:
+        while True:
+            try:
+                take_up_expired(app)
+            except Exception:  # a database that is away now is tried again next time
+                log.exception("lease sweep failed")
+            threading.Event().wait(max(seconds / 2, 1.0))
+
+    threading.Thread(target=sweep_forever, name="sitetwin-sweep", daemon=True).start()
+
+
+def claim_queued(app: Flask) -> tuple[int, str] | None:
+    """Take the oldest capture waiting for a worker, queued or with an expired lease; its id and
+    owner as ``(id, owner)``, or None."""
+    from webapp.extensions import db
+
+    with app.app_context():
+        seconds, max_attempts = _lease(app.config)
+        owner = leases.new_owner("worker")
+        try:
+            capture_id = leases.claim_next(db.engine, owner, seconds, max_attempts)
+        except SQLAlchemyError as error:  # a busy or restarting database: try again at the next poll
+            log.warning("claiming a capture failed: %s", error)
+            return None
+        finally:
+            db.session.remove()
+    return None if capture_id is None else (capture_id, owner)
+
+
+def run_worker(app: Flask, poll_seconds: float | None = None, once: bool = False) -> None:
+    """The database-polling worker: process captures one at a time, queued ones and those whose
+    worker died (expired lease)."""
     import time
 
+    if poll_seconds is None:
+        poll_seconds = float(app.config["SITETWIN_WORKER_POLL_SECONDS"])
     while True:
-        capture_id = claim_queued(app)
-        if capture_id is not None:
-            process_uploaded_capture(capture_id, app)
+        claimed = claim_queued(app)
+        if claimed is not None:
+            capture_id, owner = claimed
+            log.info("capture %s: taken by %s", capture_id, owner)
+            state = process_uploaded_capture(capture_id, app, owner=owner)
+            log.info("capture %s: %s", capture_id, state)
         elif once:
             return
         else:

@@ -2,7 +2,8 @@
 gunicorn every worker would run every job), with its job store in the application database.
 
 Jobs: per project a slip check at ``SITETWIN_ALERT_CRON`` in the project's time zone; the outbox
-delivery every ``SITETWIN_OUTBOX_SECONDS``; and a sync that adds the check for new projects.
+delivery every ``SITETWIN_OUTBOX_SECONDS``; a sweep every half lease that takes up captures whose
+worker died (``webapp.leases``); and a sync that adds the check for new projects.
 Two schedulers on one database are safe: alerts and messages are exactly-once by database
 constraints and row locks (``webapp.models.alerts``), not by there being one scheduler.
 """
@@ -55,6 +56,22 @@ def deliver_job() -> None:
         heartbeat.touch()
 
 
+def sweep_leases_job() -> None:
+    """Take up the captures whose worker died (expired lease): queue them again for the workers,
+    or fail those out of attempts (:func:`webapp.jobs.take_up_expired`)."""
+    from webapp.extensions import db
+    from webapp.jobs import take_up_expired
+
+    app = _app()
+    try:
+        requeued = take_up_expired(app)
+    finally:
+        with app.app_context():  # an app per run: close its connections, not leave them to the collector
+            db.engine.dispose()
+    if requeued:
+        log.info("captures taken up again: %s", requeued)
+
+
 def sync_projects_job() -> None:
     """Add (or update) the slip check of every project, in the running scheduler."""
     if _scheduler is not None:
@@ -95,6 +112,9 @@ def build_scheduler(app: Flask, blocking: bool = True):
     schedule_projects(scheduler, app)
     scheduler.add_job(deliver_job, "interval", seconds=int(app.config["SITETWIN_OUTBOX_SECONDS"]), id="outbox",
                       replace_existing=True, coalesce=True, max_instances=1)
+    sweep = max(float(app.config["SITETWIN_LEASE_SECONDS"]) / 2, 1)
+    scheduler.add_job(sweep_leases_job, "interval", seconds=sweep, id="sweep-leases", replace_existing=True,
+                      coalesce=True, max_instances=1)
     scheduler.add_job(sync_projects_job, "interval", minutes=5, id="sync-projects", replace_existing=True,
                       coalesce=True)
     _scheduler = scheduler

@@ -1,7 +1,7 @@
 """user sessions: server-side sign-in records (logout and a password change end them)
 
 Revision ID: 0010_user_sessions
-Revises: 0008_api_token_role
+Revises: 0009_leases
 Create Date: 2026-12-07 15:20:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010_user_sessions'
-down_revision = '0008_api_token_role'
+down_revision = '0009_leases'
 branch_labels = None
 depends_on = None
 

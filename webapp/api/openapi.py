@@ -133,6 +133,8 @@ def openapi_document() -> dict:
             "/captures/{capture_id}/finalise": {"post": {
                 "operationId": "finaliseCapture",
                 "summary": "All frames are in: queue processing", "parameters": [capture_id],
+                "description": "Again on a capture queued, processed or processing under a live worker: "
+                               "nothing changes. On one whose worker died (lease expired): queued again.",
                 "responses": {"202": {"description": "Queued", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/CaptureStatus"}}}, "links": from_status},
                               **refusals}}},

@@ -20,6 +20,10 @@ def serve_command(host: str, port: int) -> None:
     In production run gunicorn instead: ``gunicorn 'webapp:create_app()'`` (docs/deployment.md)."""
     ensure_database()
     app = current_app._get_current_object()
+    if app.config["SITETWIN_JOBS"] == "thread" and not app.config["CELERY_BROKER_URL"]:
+        from webapp.jobs import start_sweeper
+
+        start_sweeper(app)  # take up at once what a previous life of this server left in processing
     click.echo(f"SiteTwin on http://{host}:{port}/ (development server; Ctrl-C stops it)", err=True)
     # Werkzeug directly: Flask ignores app.run() inside a `flask`/`sitetwin` command.
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)

@@ -37,8 +37,27 @@ class Capture(Base):
     error: Mapped[Optional[str]] = mapped_column(Text)
     # Per-stage timings and counts of the last processing run.
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The lease of the worker processing it (``webapp.leases``): who, until when (renewed by its
+    # heartbeat), and how many times it was taken; an expired lease is taken up again.
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     frames: Mapped[list[Frame]] = relationship(back_populates="capture", order_by="Frame.index")
+
+
+class CaptureChunk(Base):
+    """One chunk of a capture shared by Celery workers: frames ``first_index`` .. +``frames``,
+    how many are registered (never counted twice when the chunk runs again), and its lease."""
+
+    __tablename__ = "capture_chunks"
+
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), primary_key=True)
+    first_index: Mapped[int] = mapped_column(primary_key=True)
+    frames: Mapped[int]
+    done: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Frame(Base):

@@ -253,7 +253,8 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
 
 def process_capture(session: Session, data_dir: str | os.PathLike, project_name: str, capture_dir: str | os.PathLike,
                     detector, refine: bool = True, progress: Callable[[int], None] | None = None,
-                    registered: list[RegisteredFrame] | None = None) -> ProcessResult:
+                    registered: list[RegisteredFrame] | None = None,
+                    before_store: Callable[[Session], None] | None = None) -> ProcessResult:
     """Process the capture in ``capture_dir`` for ``project_name`` (see the module docstring).
 
     detector: a :class:`vision.detect.Detector`, or any object with ``detect(image) -> list[Detection]``.
@@ -261,6 +262,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
     the rest are registered here. Raises :class:`vision.capture.CaptureError` for a malformed
     capture (or one of which no frame can be read), before anything is written; a frame that
     cannot be read is left out and listed in the capture's ``stats["skipped_frames"]``.
+    before_store: called in the storing transaction before anything is written (a worker's
+    lease check, :func:`webapp.leases.store_guard`); what it raises aborts the store.
     """
     started = time.perf_counter()
     data_dir = Path(data_dir)
@@ -300,6 +303,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
 
     t4 = time.perf_counter()
     try:
+        if before_store is not None:
+            before_store(session)
         if existing is not None:  # a capture left queued or failed: start it again from scratch
             session.execute(delete(Frame).where(Frame.capture_id == existing.id))
             capture = existing

@@ -361,8 +361,19 @@ def capture_status(config, capture: Capture) -> dict:
 
 
 def finalise(session: Session, config, capture: Capture) -> None:
-    """All frames (or the video) in: queue the capture for processing (again, for a failed one)."""
-    if capture.state in ("queued", "processing", "processed"):
+    """All frames (or the video) in: queue the capture for processing (again, for a failed one).
+
+    A capture in processing whose worker's lease expired (the worker died) is queued again; one
+    whose worker is alive is left alone."""
+    if capture.state == "processing":
+        from webapp.jobs import enqueue_capture
+        from webapp.leases import requeue_expired
+
+        if requeue_expired(session.get_bind(), int(config["SITETWIN_MAX_ATTEMPTS"]), capture.id):
+            enqueue_capture(capture.id)
+        session.refresh(capture)
+        return
+    if capture.state in ("queued", "processed"):
         return
     if is_video_capture(config, capture):
         if not storage(config).exists(_key(capture, VIDEO_PROBE)):
@@ -371,7 +382,7 @@ def finalise(session: Session, config, capture: Capture) -> None:
         _, missing = missing_frames(config, capture)
         if missing:
             raise UploadError(409, f"{len(missing)} frame(s) not uploaded yet", missing=missing)
-    capture.state, capture.error = "queued", None
+    capture.state, capture.error, capture.attempts = "queued", None, 0
     session.commit()
     from webapp.jobs import enqueue_capture
 
