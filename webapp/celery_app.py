@@ -39,7 +39,13 @@ def chunk_timeout() -> float:
 
 
 def configure(broker_url: str) -> None:
-    """Point Celery at the broker; chunk results travel through the same Redis (chords need a backend)."""
+    """Point Celery at the broker; chunk results travel through the same Redis (chords need a backend).
+
+    Pointed elsewhere after it has sent a task, it drops its connection pools:
+    Celery would otherwise keep publishing to the broker it first connected to."""
+    if broker_url != celery.conf.broker_url:
+        celery._pool = None
+        celery.amqp._producer_pool = None
     celery.conf.broker_url = broker_url
     celery.conf.result_backend = os.environ.get("CELERY_RESULT_BACKEND") or (
         broker_url if broker_url.startswith(("redis://", "rediss://")) else None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, current_app
@@ -283,13 +284,15 @@ def start_sweeper(app: Flask) -> None:
             return
         _sweepers.add(id(app))
     seconds, _ = _lease(app.config)
+    app_ref = weakref.ref(app)  # the thread ends with its app (tests make many)
 
     def sweep_forever() -> None:
-        while True:
+        while (current := app_ref()) is not None:
             try:
-                take_up_expired(app)
+                take_up_expired(current)
             except Exception:  # a database that is away now is tried again next time
                 log.exception("lease sweep failed")
+            del current
             threading.Event().wait(max(seconds / 2, 1.0))
 
     threading.Thread(target=sweep_forever, name="sitetwin-sweep", daemon=True).start()
