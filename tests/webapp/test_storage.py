@@ -264,7 +264,7 @@ def test_a_video_uploaded_to_the_web_host_is_made_into_frames_by_a_worker_that_s
         request, tmp_path, s3_endpoint, bucket):
     from tests.webapp.test_api_video import mp4, put_video, video_manifest
     from twin.generate import generate_building
-    from webapp.jobs import prepare_capture
+    from webapp.jobs import claim_queued, prepare_capture
 
     generate_building(tmp_path / "b.ifc", storeys=1, bays=(1, 1), seed=1)
     bucket_config = _s3_config(s3_endpoint, tmp_path, bucket)
@@ -282,8 +282,10 @@ def test_a_video_uploaded_to_the_web_host_is_made_into_frames_by_a_worker_that_s
             capture = client.post("/api/v1/captures", json=video_manifest(), headers=headers).get_json()["id"]
             assert put_video(client, token, capture, mp4(tmp_path)).status_code == 201
             assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+            claimed = claim_queued(worker)  # the worker takes it, as `sitetwin worker` does
+            assert claimed is not None and claimed[0] == capture
             with worker.app_context():
-                frames = prepare_capture(capture)
+                frames = prepare_capture(capture, claimed[1])
             assert frames and frames >= 2
             status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
             assert status["frames_expected"] == status["frames_received"] == frames and not status["missing"]
