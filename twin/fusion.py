@@ -56,9 +56,9 @@ KIND_CODES = {ABSENT: 0, INSTALLED: 1, NOT_VISIBLE: 2}
 CONFIDENCE_CLIP = 0.99
 #: Belief that an element is not started when it is first seen; the rest is spread evenly over its stages.
 PRIOR_NOT_STARTED = 0.5
-#: Days: mean wait before an element not started starts. Over a week between walks it has a 21 %
-#: prior chance of having started: one confident (0.9) "installed" frame makes it installed, one
-#: weak (0.75) frame alone does not.
+#: Days: mean wait before an element not started starts. An element seen absent walk after walk
+#: has a 21 % prior chance of having started a week later: one confident (0.9) "installed" frame
+#: then makes it installed, one weak (0.75) frame alone does not.
 START_DAYS = 30.0
 #: Days: mean time a started element takes to advance one stage (a 50 % prior chance over a week:
 #: one confident frame of the next stage moves it on).
@@ -179,13 +179,15 @@ def _naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _filter(ordered: list[Observation], final_stage: int) -> tuple[int, float, list[dt.datetime], int, list[float]]:
+def _filter(ordered: list[Observation], final_stage: int
+            ) -> tuple[int, float, list[dt.datetime], int, list[float]]:
     """The forward filter over one element's seen observations in order (plain Python floats).
 
     Returns (published stage, its probability, reached_at per stage 1..stage, the highest stage
     held confidently, the final P(state ≥ s) per s in 0..final)."""
     n_states = final_stage + 1
-    likelihood = _likelihoods(np.array([KIND_CODES[o.kind] for o in ordered]), np.array([o.stage for o in ordered]),
+    likelihood = _likelihoods(np.array([KIND_CODES[o.kind] for o in ordered]),
+                              np.array([o.stage for o in ordered]),
                               np.array([o.confidence for o in ordered], dtype=float), n_states).tolist()
     at = np.array([_naive_utc(o.at) for o in ordered], dtype="datetime64[us]")
     days = np.zeros(len(ordered))
@@ -426,13 +428,11 @@ def _filter_arrays(result: FusedArrays, final: np.ndarray, rows: np.ndarray, at:
             predicted = np.empty((count, n_states))
             starts_now = start[index]
             for t in range(n_states):
-                if t == 0:
-                    acc = b[:, 0] * (1.0 - starts_now)
-                else:
-                    acc = b[:, 0] * (starts_now * np.where(lt[:, t], ex[:, t - 1], np.where(eq[:, t], al[:, t - 1], 0.0)))
+                # j stages advanced into state t: Poisson below the final stage, its tail at it, 0 beyond.
+                advance = [np.where(lt[:, t], ex[:, j], np.where(eq[:, t], al[:, j], 0.0)) for j in range(t + 1)]
+                acc = b[:, 0] * (1.0 - starts_now) if t == 0 else b[:, 0] * (starts_now * advance[t - 1])
                 for s in range(1, t + 1):
-                    terms = np.where(lt[:, t], ex[:, t - s], np.where(eq[:, t], al[:, t - s], 0.0))
-                    acc = acc + b[:, s] * terms
+                    acc = acc + b[:, s] * advance[t - s]
                 predicted[:, t] = acc
             moved = np.zeros(count)
             for t in range(1, n_states):

@@ -89,7 +89,8 @@ def test_refuse_reads_more_elements_than_postgresql_binds_parameters(db_session)
     assert stored == {gid: status.stage for gid, status in reference.items()}
 
 
-def _capture_with(session, project, key: str, started: dt.datetime, claims: list[tuple[str, str, int, float]]) -> int:
+def _capture_with(session, project, key: str, started: dt.datetime,
+                  claims: list[tuple[str, str, int, float]]) -> int:
     """A processed capture whose frames (one per claim, a second apart) saw ``claims``: (GlobalId,
     kind, stage, confidence). Returns its id."""
     from webapp.models import Capture, Frame, Observation
@@ -102,8 +103,8 @@ def _capture_with(session, project, key: str, started: dt.datetime, claims: list
                       taken_at=started + dt.timedelta(seconds=k), width=2, height=1, pose_prior=[0] * 6)
         session.add(frame)
         session.flush()
-        session.add(Observation(project_id=project.id, frame_id=frame.id, global_id=gid, kind=kind, stage=stage,
-                                confidence=confidence))
+        session.add(Observation(project_id=project.id, frame_id=frame.id, global_id=gid, kind=kind,
+                                stage=stage, confidence=confidence))
     session.flush()
     return capture.id
 
@@ -131,7 +132,7 @@ def test_a_capture_that_sends_an_installed_element_back_records_the_drop_for_rev
     assert statuses[door].stage == statuses[wall].stage == 1 and not statuses[door].needs_review
     # A week later both are seen absent, confidently, several times.
     statuses = walk("c1", 7, [(door, ABSENT, 0, 0.9)] * 5 + [(wall, ABSENT, 0, 0.9)] * 6)
-    drops = db_session.scalars(select(ElementStatusChange).where(ElementStatusChange.previous_stage == 1)).all()
+    drops = db_session.scalars(select(ElementStatusChange).where(ElementStatusChange.previous_stage == 1))
     assert {(c.global_id, c.stage, c.needs_review) for c in drops} == {(door, 0, True), (wall, 0, True)}
     assert statuses[door].stage == statuses[wall].stage == 0
     assert statuses[door].needs_review and statuses[wall].needs_review
