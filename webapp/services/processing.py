@@ -133,7 +133,8 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
         if row is not None and not fused.reviewed[k]:
             # A status never goes back without a review: a drop is flagged, and stays flagged
             # until a reviewer decides or the element is seen back at the stage it had reached.
-            needs_review = needs_review or stage_k < row.stage or (row.needs_review and stage_k < peaks.get(gid_k, 0))
+            needs_review = (needs_review or stage_k < row.stage
+                            or (row.needs_review and stage_k < peaks.get(gid_k, 0)))
         values = {"stage": stage_k, "probability": float(fused.probability[k]),
                   "first_seen": _aware(fused.first_seen[k]), "last_seen": _aware(fused.last_seen[k]),
                   "reached_at": [_aware(t).isoformat() for t in fused.reached_at[k] if not np.isnat(t)],
