@@ -208,6 +208,7 @@ def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed)
     from twin.fusion import fuse_arrays
 
     rng = np.random.default_rng(seed)
+    hours = (6, 24, 24 * 7)[seed % 3]  # between frame times: within a walk's day, daily, weekly
     n_elements = 300
     finals = {f"E{k:03d}": int(rng.integers(1, 5)) for k in range(n_elements)}
     reviewed = {name: int(rng.integers(0, 4)) for name in finals if rng.random() < 0.05}
@@ -219,7 +220,7 @@ def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed)
             kind = str(rng.choice([INSTALLED, INSTALLED, ABSENT, NOT_VISIBLE]))
             frame = int(rng.integers(0, 120))
             confidence = float(rng.choice([0.3, 0.5, 0.7, 0.9, 1.0, rng.uniform(0.01, 1.0)]))
-            observations.append(Observation(name, str(frame), T0 + dt.timedelta(days=frame // 4), kind,
+            observations.append(Observation(name, str(frame), T0 + dt.timedelta(hours=frame // 4 * hours), kind,
                                             int(rng.integers(1, finals[name] + 1)) if kind == INSTALLED else 0,
                                             confidence))
     expected = fuse(observations, finals, reviewed)
@@ -235,6 +236,8 @@ def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed)
         assert (_utc(got.first_seen[row]), _utc(got.last_seen[row])) == (want.first_seen, want.last_seen)
         assert (got.observations[row], got.not_visible[row]) == (want.observations, want.not_visible)
         assert got.probability[row] == pytest.approx(want.probability, rel=1e-12, abs=0)
+    # The inputs reach every branch: started, not started, flagged (held, then contradicted).
+    assert {0, 1, 2} <= set(got.stage.tolist()) and got.needs_review.any()
 
 
 def test_the_vectorised_fusion_leaves_its_inputs_alone():
