@@ -223,6 +223,7 @@ def stage_fusion() -> dict:
         db.session.commit()
         fusion_s = time.perf_counter() - start
         statuses = db.session.scalar(select(func.count()).select_from(ElementStatus))
+        flagged = db.session.scalar(select(func.count()).select_from(ElementStatus).where(ElementStatus.needs_review))
         log(f"fused in {fusion_s:.1f} s; the fit alone, reference against vectorised")
         fit = _fit_alone(db.session, project.id, final_stages)
         log(f"fit: reference {fit['reference_s']} s, vectorised {fit['vectorised_s']} s; the overview's report")
@@ -236,13 +237,14 @@ def stage_fusion() -> dict:
         db.session.commit()
         db.session.remove()
     return {"observations": total, "elements": len(elements), "statuses": statuses, "status_changes": changes,
-            "fusion_s": round(fusion_s, 1), "report_s": round(report_s, 1), **fit}
+            "flagged": flagged, "fusion_s": round(fusion_s, 1), "report_s": round(report_s, 1), **fit}
 
 
 def _fit_alone(session, project_id: int, final_stages: dict[str, int]) -> dict:
     """Seconds of the fit alone over the same observations, already in memory: the reference
     ``twin.fusion.fuse`` (one element at a time, in Python) against ``fuse_arrays``; and whether
-    their stages agree."""
+    their stages agree (the reference steps through each element's observations in Python; it is
+    the slow side by design)."""
     import numpy as np
     from sqlalchemy import select
 
@@ -426,14 +428,16 @@ def write_doc(state: dict) -> None:
         lines += [
             f"Fusion: **{fusion['observations']:,} observations** of {fusion['elements']:,} tracked elements "
             f"(ten captures of 100 frames) fused in **{fusion['fusion_s']} s** (read, fuse, store "
-            f"{fusion['statuses']:,} statuses and {fusion['status_changes']:,} history rows; target ≤ "
+            f"{fusion['statuses']:,} statuses and {fusion['status_changes']:,} history rows, "
+            f"{fusion.get('flagged', 0):,} flagged for review; target ≤ "
             f"{FUSION_TARGET_S:.0f} s: {verdict}). The overview's progress report over them, computed once "
             f"after a capture and stored: {fusion['report_s']} s.", ""]
     if fusion and "reference_s" in fusion:
         lines += [
             f"The fit alone over the same observations, in memory: the reference `twin.fusion.fuse` (one element at a "
             f"time) {fusion['reference_s']} s, `fuse_arrays` (vectorised over elements) {fusion['vectorised_s']} s; "
-            f"stages {'identical' if fusion['fits_agree'] else '**differ**'}. Most of the old path's cost was around "
+            f"stages {'identical' if fusion['fits_agree'] else '**differ**'} (the filter of "
+            "[fusion.md](fusion.md), vectorised over elements). Most of the old path's cost was around "
             "the fit: a Python `Observation` per row, an ORM object per status; and over a whole project it "
             "failed on PostgreSQL, whose statements bind at most 65,535 parameters (the GlobalIds' IN list). "
             "`refuse` now reads plain rows (the project's rows, filtered here, above 5,000 GlobalIds), fuses "

@@ -42,11 +42,80 @@ def test_one_weak_contrary_frame_neither_regresses_nor_flags():
     assert status.stage == 1 and not status.needs_review
 
 
-def test_strong_contrary_evidence_flags_for_review_instead_of_regressing():
-    seen = [obs(INSTALLED, d, 1) for d in range(5)] + [obs(ABSENT, 10 + d) for d in range(4)]
-    status = fuse_element("W1", seen, final_stage=1)
-    assert status.stage == 1
+def test_strong_contrary_evidence_after_a_held_stage_is_flagged_for_review_with_both_sides():
+    # Installed, seen so in frames over four weeks; then seen absent walk after walk: rework, or
+    # the positives were wrong. The belief goes back, and a reviewer sees both sides.
+    installed = [obs(INSTALLED, d, 1, frame=f"i{d}") for d in range(0, 28, 2)]
+    absent = [obs(ABSENT, 35 + 7 * w + k, frame=f"a{w}{k}") for w in range(2) for k in range(2)]
+    status = fuse_element("W1", installed + absent, final_stage=1)
     assert status.needs_review
+    assert status.stage == 0
+    frames = {o.frame for o in status.evidence}
+    assert {"a11", "i26"} <= frames  # the newest of each side
+    assert {o.kind for o in status.evidence} == {INSTALLED, ABSENT}
+
+
+def test_a_held_stage_doubted_by_a_walk_of_confident_absences_is_flagged_but_kept():
+    installed = [obs(INSTALLED, d, 1, frame=f"i{d}") for d in range(0, 28, 2)]
+    doubt = [obs(ABSENT, 35, frame="a1"), obs(ABSENT, 35, frame="a2")]
+    status = fuse_element("W1", installed + doubt, final_stage=1)
+    assert status.stage == 1 and status.needs_review
+    assert status.evidence[0].kind == INSTALLED and {"a1", "a2"} <= {o.frame for o in status.evidence}
+    # Seen installed again on the next walk: the doubt is gone.
+    again = fuse_element("W1", installed + doubt + [obs(INSTALLED, 42, 1, frame=f"j{k}") for k in range(3)],
+                         final_stage=1)
+    assert again.stage == 1 and not again.needs_review
+
+
+def test_a_lone_early_positive_followed_by_confident_absences_ends_not_started():
+    # The demo's door: one "installed" frame (0.75), then eleven confident "absent" ones.
+    seen = [obs(ABSENT, 0, confidence=0.9), obs(INSTALLED, 7, 1, confidence=0.75)]
+    seen += [obs(ABSENT, 14 + 7 * (k // 2) + k % 2, confidence=0.9) for k in range(11)]
+    status = fuse_element("D1", seen, final_stage=1)
+    assert status.stage == 0 and status.probability > 0.9 and not status.needs_review  # 0.75 was never held
+    assert status.reached_at == []
+
+
+@pytest.mark.parametrize("absences", [5, 6, 11])
+def test_one_positive_then_five_or_more_absences_is_not_installed_or_is_flagged(absences):
+    for first_day in (0, 7):
+        seen = [obs(INSTALLED, first_day, 1, confidence=0.75)]
+        seen += [obs(ABSENT, first_day + 7 + 3 * k, confidence=0.9) for k in range(absences)]
+        status = fuse_element("D1", seen, final_stage=2)
+        assert status.stage == 0 or status.needs_review
+
+
+def test_a_lone_absence_among_many_positives_changes_nothing():
+    days = range(0, 70, 7)
+    steady = [obs(INSTALLED, d, 1) for d in days]
+    noisy = steady + [obs(ABSENT, 31)]
+    a, b = fuse_element("W1", steady, final_stage=1), fuse_element("W1", noisy, final_stage=1)
+    assert (a.stage, a.reached_at, a.needs_review) == (1, [T0], False)
+    assert (b.stage, b.reached_at, b.needs_review) == (1, [T0], False)
+
+
+def test_not_visible_frames_move_nothing():
+    seen = [obs(ABSENT, 0), obs(INSTALLED, 7, 1), obs(INSTALLED, 7, 1, confidence=0.8),
+            obs(ABSENT, 14, confidence=0.6)]
+    hidden = [obs(NOT_VISIBLE, d, confidence=c) for d in (1, 8, 30, 90) for c in (0.2, 1.0)]
+    a, b = fuse_element("W1", seen, final_stage=3), fuse_element("W1", seen + hidden, final_stage=3)
+    assert (a.stage, a.probability, a.reached_at, a.needs_review, a.last_seen) == \
+        (b.stage, b.probability, b.reached_at, b.needs_review, b.last_seen)
+    assert b.not_visible == 8
+
+
+def test_a_steady_stream_of_positives_reaches_the_final_stage_in_order():
+    # A wall framed in week 1, boarded in week 3, finished in week 5; two frames per weekly walk.
+    seen = [obs(ABSENT, 0, frame="a0")]
+    for week in range(1, 8):
+        truth = 1 if week < 3 else 2 if week < 5 else 3
+        seen += [obs(INSTALLED, 7 * week, truth, frame=f"w{week}-{k}", confidence=0.8) for k in range(2)]
+    status = fuse_element("W1", seen, final_stage=3)
+    assert status.stage == 3 and status.probability > 0.9 and not status.needs_review
+    assert status.reached_at == [T0 + dt.timedelta(days=d) for d in (7, 21, 35)]
+    # Stage by stage, it never skipped or fell back on the way.
+    stages = [fuse_element("W1", seen[:1 + 2 * week], final_stage=3).stage for week in range(8)]
+    assert stages == sorted(stages) and stages[-1] == 3
 
 
 def test_a_reviewer_decision_wins():
@@ -104,7 +173,7 @@ def test_weak_absent_claims_never_make_an_element_installed():
     status = fuse_element("E", observations, final_stage=1)
     assert status.stage == 0 and status.probability > 0.5
     lone = fuse_element("E", [Observation("E", "f", start, ABSENT, 0, 0.2)], final_stage=1)
-    assert (lone.stage, lone.probability) == (0, 0.5)
+    assert (lone.stage, lone.probability) == (0, 0.5)  # the prior: no evidence either way
 
 
 def _as_arrays(observations, finals):
@@ -139,6 +208,7 @@ def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed)
     from twin.fusion import fuse_arrays
 
     rng = np.random.default_rng(seed)
+    hours = (6, 24, 24 * 7)[seed % 3]  # between frame times: within a walk's day, daily, weekly
     n_elements = 300
     finals = {f"E{k:03d}": int(rng.integers(1, 5)) for k in range(n_elements)}
     reviewed = {name: int(rng.integers(0, 4)) for name in finals if rng.random() < 0.05}
@@ -150,7 +220,7 @@ def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed)
             kind = str(rng.choice([INSTALLED, INSTALLED, ABSENT, NOT_VISIBLE]))
             frame = int(rng.integers(0, 120))
             confidence = float(rng.choice([0.3, 0.5, 0.7, 0.9, 1.0, rng.uniform(0.01, 1.0)]))
-            observations.append(Observation(name, str(frame), T0 + dt.timedelta(days=frame // 4), kind,
+            observations.append(Observation(name, str(frame), T0 + dt.timedelta(hours=frame // 4 * hours), kind,
                                             int(rng.integers(1, finals[name] + 1)) if kind == INSTALLED else 0,
                                             confidence))
     expected = fuse(observations, finals, reviewed)
@@ -166,6 +236,8 @@ def test_the_vectorised_fusion_equals_the_reference_on_random_observations(seed)
         assert (_utc(got.first_seen[row]), _utc(got.last_seen[row])) == (want.first_seen, want.last_seen)
         assert (got.observations[row], got.not_visible[row]) == (want.observations, want.not_visible)
         assert got.probability[row] == pytest.approx(want.probability, rel=1e-12, abs=0)
+    # The inputs reach every branch: started, not started, flagged (held, then contradicted).
+    assert {0, 1, 2} <= set(got.stage.tolist()) and got.needs_review.any()
 
 
 def test_the_vectorised_fusion_leaves_its_inputs_alone():

@@ -87,3 +87,66 @@ def test_refuse_reads_more_elements_than_postgresql_binds_parameters(db_session)
     db_session.commit()
     stored = dict(db_session.execute(select(ElementStatus.global_id, ElementStatus.stage)).all())
     assert stored == {gid: status.stage for gid, status in reference.items()}
+
+
+def _capture_with(session, project, key: str, started: dt.datetime,
+                  claims: list[tuple[str, str, int, float]]) -> int:
+    """A processed capture whose frames (one per claim, a second apart) saw ``claims``: (GlobalId,
+    kind, stage, confidence). Returns its id."""
+    from webapp.models import Capture, Frame, Observation
+
+    capture = Capture(project_id=project.id, key=key, started_at=started, state="processed")
+    session.add(capture)
+    session.flush()
+    for k, (gid, kind, stage, confidence) in enumerate(claims):
+        frame = Frame(capture_id=capture.id, index=k, file=f"{key}-{k}.jpg", sha256=f"{key}{k:060d}"[-64:],
+                      taken_at=started + dt.timedelta(seconds=k), width=2, height=1, pose_prior=[0] * 6)
+        session.add(frame)
+        session.flush()
+        session.add(Observation(project_id=project.id, frame_id=frame.id, global_id=gid, kind=kind,
+                                stage=stage, confidence=confidence))
+    session.flush()
+    return capture.id
+
+
+def test_a_capture_that_sends_an_installed_element_back_records_the_drop_for_review(db_session):
+    from webapp.models import ElementStatus, ElementStatusChange, Project
+    from webapp.services.processing import refuse
+
+    door, wall = "D" * 22, "W" * 22
+    finals = {door: 1, wall: 1}
+    project = Project(name="p")
+    db_session.add(project)
+    db_session.flush()
+
+    def walk(key, day, claims):
+        at = T0 + dt.timedelta(days=day)
+        refuse(db_session, project.id, {g for g, *_ in claims}, finals,
+               _capture_with(db_session, project, key, at, claims), at)
+        db_session.commit()
+        return {s.global_id: s for s in db_session.scalars(select(ElementStatus))}
+
+    # The door: one weak "installed" frame, believed at once but never held confidently. The
+    # wall: installed, seen so in many frames.
+    statuses = walk("c0", 0, [(door, INSTALLED, 1, 0.75)] + [(wall, INSTALLED, 1, 0.9)] * 6)
+    assert statuses[door].stage == statuses[wall].stage == 1 and not statuses[door].needs_review
+    # A week later both are seen absent, confidently, several times.
+    statuses = walk("c1", 7, [(door, ABSENT, 0, 0.9)] * 5 + [(wall, ABSENT, 0, 0.9)] * 6)
+    drops = db_session.scalars(select(ElementStatusChange).where(ElementStatusChange.previous_stage == 1))
+    assert {(c.global_id, c.stage, c.needs_review) for c in drops} == {(door, 0, True), (wall, 0, True)}
+    assert statuses[door].stage == statuses[wall].stage == 0
+    assert statuses[door].needs_review and statuses[wall].needs_review
+    # More absences on the next walk: still flagged (nobody has reviewed), no new history.
+    statuses = walk("c2", 14, [(door, ABSENT, 0, 0.9)] * 3)
+    assert statuses[door].stage == 0 and statuses[door].needs_review
+    assert len(db_session.scalars(select(ElementStatusChange)).all()) == 4
+    # Every drop in the history is flagged.
+    history = db_session.scalars(select(ElementStatusChange)).all()
+    assert all(c.needs_review for c in history if c.stage < c.previous_stage)
+    # A reviewer decides (as review_element writes it): the flag clears and stays cleared when
+    # the next capture is fused.
+    row = statuses[door]
+    row.reviewed_stage, row.needs_review = 0, False
+    db_session.commit()
+    statuses = walk("c3", 21, [(door, ABSENT, 0, 0.9)])
+    assert statuses[door].stage == 0 and not statuses[door].needs_review

@@ -221,19 +221,24 @@ def element_detail(
             .order_by(Task.planned_start)
         ).all()
     )
-    evidence = session.execute(
-        select(Observation, Frame, Capture.key)
-        .join(Frame, Frame.id == Observation.frame_id)
-        .join(Capture, Capture.id == Frame.capture_id)
-        .where(
-            Observation.project_id == project.id,
-            Observation.global_id == global_id,
-            Observation.kind != "not_visible",
-        )
-        # what saw it installed first (the evidence behind a status), then the latest
-        .order_by((Observation.kind == "installed").desc(), Frame.taken_at.desc(), Observation.confidence.desc())
-        .limit(12)
-    ).all()
+    # Both sides, newest first: what saw it installed (the evidence behind a status), then what saw
+    # it absent, so a reviewer of a status the belief moved back from sees each.
+    evidence = [
+        row
+        for kind in ("installed", "absent")
+        for row in session.execute(
+            select(Observation, Frame, Capture.key)
+            .join(Frame, Frame.id == Observation.frame_id)
+            .join(Capture, Capture.id == Frame.capture_id)
+            .where(
+                Observation.project_id == project.id,
+                Observation.global_id == global_id,
+                Observation.kind == kind,
+            )
+            .order_by(Frame.taken_at.desc(), Observation.confidence.desc())
+            .limit(6)
+        ).all()
+    ]
     not_visible = session.scalar(
         select(func.count())
         .select_from(Observation)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from twin import taxonomy
@@ -92,7 +92,9 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
     ``at``: when the change happened on site (the capture's time), recorded in the history. The fit
     is :func:`twin.fusion.fuse_arrays` (the reference :func:`twin.fusion.fuse`, vectorised); rows are
     read as plain tuples and written in bulk, so a whole project's million observations re-fuse in
-    seconds."""
+    seconds. A status that goes to a lower stage is always flagged for review (on the status and
+    in the history row), and stays flagged until a reviewer decides or the element is seen back at
+    the highest stage its history recorded."""
     ids = sorted(global_ids)
     index = {g: k for k, g in enumerate(ids)}
     rows = _matching(session, select(Observation.global_id, Observation.frame_id, Observation.kind, Observation.stage,
@@ -120,15 +122,23 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
                   for g in ids], dtype=np.int64))
     now = dt.datetime.now(dt.UTC)
     changed_at = at or now
+    peaks = _peak_stages(session, project_id, [ids[e] for e, flag, reviewed in zip(
+        fused.element.tolist(), fused.needs_review.tolist(), fused.reviewed.tolist(), strict=True)
+        if not flag and not reviewed and ids[e] in current and current[ids[e]].needs_review])
     inserts, updates, history = [], [], []
     for k, element in enumerate(fused.element.tolist()):
         gid_k = ids[element]
         stage_k, needs_review = int(fused.stage[k]), bool(fused.needs_review[k])
+        row = current.get(gid_k)
+        if row is not None and not fused.reviewed[k]:
+            # A status never goes back without a review: a drop is flagged, and stays flagged
+            # until a reviewer decides or the element is seen back at the stage it had reached.
+            needs_review = (needs_review or stage_k < row.stage
+                            or (row.needs_review and stage_k < peaks.get(gid_k, 0)))
         values = {"stage": stage_k, "probability": float(fused.probability[k]),
                   "first_seen": _aware(fused.first_seen[k]), "last_seen": _aware(fused.last_seen[k]),
                   "reached_at": [_aware(t).isoformat() for t in fused.reached_at[k] if not np.isnat(t)],
                   "needs_review": needs_review, "updated_at": now}
-        row = current.get(gid_k)
         if row is None:
             inserts.append({"project_id": project_id, "global_id": gid_k, **values})
             previous, changed = 0, True
@@ -144,6 +154,17 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
         if parameters:
             session.execute(statement, parameters)
     return len(history)
+
+
+def _peak_stages(session: Session, project_id: int, global_ids: list[str]) -> dict[str, int]:
+    """GlobalId → the highest stage its status history has recorded (before or after a change)."""
+    if not global_ids:
+        return {}
+    query = (select(ElementStatusChange.global_id, func.max(ElementStatusChange.previous_stage),
+                    func.max(ElementStatusChange.stage))
+             .where(ElementStatusChange.project_id == project_id).group_by(ElementStatusChange.global_id))
+    return {gid: max(before, after) for gid, before, after in
+            _matching(session, query, ElementStatusChange.global_id, set(global_ids))}
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
