@@ -1,0 +1,132 @@
+"""Element statuses as they were believed at the end of a past day, from the status history.
+
+Every stage change and review flag is recorded in ``element_status_history`` with the time on site
+of the capture that caused it (:func:`webapp.services.processing.refuse`) or of the reviewer's
+decision (:func:`webapp.services.elements.review_element`). The belief at the end of day D is the
+last change at or before it; whether an element had been *seen* by D (installed or absent, in a
+frame taken by D) comes from the observations, so "not observed yet" and "seen absent" are right
+on that date too.
+
+Days are UTC calendar days: "the end of D" is before 00:00 UTC of D + 1.
+
+Known gap: a review flag that fusion clears without a stage change is not written to the history,
+so such an element still reads "needs review" at dates after the flag was cleared (until its next
+recorded change).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session, aliased
+
+from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation
+
+#: Observation kinds that mean the element was seen (installed or absent); "not_visible" is not.
+SEEN_KINDS = ("installed", "absent")
+
+
+def is_past(date: dt.date | None, today: dt.date | None = None) -> bool:
+    """True when ``date`` is a day before ``today`` (default: the local date, as the dashboard's
+    "today"), so the statuses must be reconstructed; None, today or later mean the current ones."""
+    return date is not None and date < (today or dt.date.today())
+
+
+def end_of_day(date: dt.date) -> dt.datetime:
+    """00:00 UTC of the next day: everything strictly before it happened by the end of ``date``."""
+    return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def believed(project_id: int, date: dt.date):
+    """A subquery with ElementStatus's columns ``global_id, stage, needs_review, first_seen,
+    last_seen`` as believed at the end of ``date``: one row per element with a recorded change or
+    an observation (installed or absent) by then.
+
+    ``stage``: the last recorded change's stage, 0 for an element seen but never changed, NULL
+    for one neither seen nor changed (no row); ``first_seen``/``last_seen``: its first and last
+    frame (installed or absent) taken by the end of ``date``, NULL when never seen. Two grouped
+    scans: the history with a window function (latest change per element), and the observations
+    joined to their frames (seen by then)."""
+    end = end_of_day(date)
+    ranked = (
+        select(
+            ElementStatusChange.global_id,
+            ElementStatusChange.stage,
+            ElementStatusChange.needs_review,
+            func.row_number().over(
+                partition_by=ElementStatusChange.global_id,
+                order_by=(ElementStatusChange.changed_at.desc(), ElementStatusChange.id.desc()),
+            ).label("rank"),
+        )
+        .where(ElementStatusChange.project_id == project_id, ElementStatusChange.changed_at < end)
+        .subquery("ranked")
+    )
+    last = select(ranked.c.global_id, ranked.c.stage, ranked.c.needs_review).where(ranked.c.rank == 1).subquery("last")
+    seen = (
+        select(
+            Observation.global_id,
+            func.min(Frame.taken_at).label("first_seen"),
+            func.max(Frame.taken_at).label("last_seen"),
+        )
+        .join(Frame, Frame.id == Observation.frame_id)
+        .join(Capture, Capture.id == Frame.capture_id)
+        .where(
+            Observation.project_id == project_id,
+            Capture.project_id == project_id,
+            Observation.kind.in_(SEEN_KINDS),
+            Frame.taken_at < end,
+        )
+        .group_by(Observation.global_id)
+        .subquery("seen")
+    )
+    ids = union(select(last.c.global_id), select(seen.c.global_id)).subquery("ids")
+    return (
+        select(
+            ids.c.global_id.label("global_id"),
+            sa.case((last.c.stage.is_not(None), last.c.stage), else_=sa.literal(0)).label("stage"),
+            func.coalesce(last.c.needs_review, sa.false()).label("needs_review"),
+            seen.c.first_seen.label("first_seen"),
+            seen.c.last_seen.label("last_seen"),
+        )
+        .select_from(ids)
+        .outerjoin(last, last.c.global_id == ids.c.global_id)
+        .outerjoin(seen, seen.c.global_id == ids.c.global_id)
+        .subquery("believed")
+    )
+
+
+def status_table(project_id: int, date: dt.date | None):
+    """What to read element statuses from on ``date``: :class:`ElementStatus` itself for today (or
+    None), else an alias of it over :func:`believed` (same column names: ``stage``,
+    ``needs_review``, ``first_seen``, ``last_seen``, ``global_id``). A query written against the
+    returned entity must not filter on ``project_id`` for the alias (the subquery is per project):
+    use :func:`project_filter`."""
+    if not is_past(date):
+        return ElementStatus
+    return aliased(ElementStatus, believed(project_id, date), adapt_on_names=True)
+
+
+def project_filter(status, project_id: int):
+    """The join condition that keeps ``status`` (from :func:`status_table`) to one project."""
+    return status.project_id == project_id if status is ElementStatus else sa.true()
+
+
+def stages_on(session: Session, project_id: int, date: dt.date | None) -> dict[str, int]:
+    """GlobalId → stage believed at the end of ``date`` (the current stages for today or None);
+    elements neither seen nor changed by then are left out (not started)."""
+    status = status_table(project_id, date)
+    query = select(status.global_id, status.stage)
+    if status is ElementStatus:
+        query = query.where(ElementStatus.project_id == project_id)
+    return dict(session.execute(query).all())
+
+
+def statuses_on(session: Session, project_id: int, date: dt.date | None) -> dict[str, tuple[int, bool, bool]]:
+    """GlobalId → (stage, needs_review, seen) at the end of ``date`` (see :func:`believed`)."""
+    status = status_table(project_id, date)
+    query = select(status.global_id, status.stage, status.needs_review, status.first_seen)
+    if status is ElementStatus:
+        query = query.where(ElementStatus.project_id == project_id)
+    return {gid: (stage, bool(review), first is not None) for gid, stage, review, first in session.execute(query)}
