@@ -201,3 +201,37 @@ def test_a_bad_or_future_date_is_a_400_not_a_500(site, bad):
     for page in ("", "/schedule", f"/storeys/{facts['storey']}/plan", f"/storeys/{facts['storey']}/status.json"):
         response = client.get(f"/projects/{facts['project']}{page}", query_string={"date": bad})
         assert response.status_code == 400, (page, bad)
+
+
+def _report(finish: str | None, reason: str | None) -> dict:
+    return {"planned_curve": [{"date": "2026-09-01", "planned_pct": 0.0}, {"date": "2027-03-01", "planned_pct": 100.0}],
+            "s_curve": [{"date": "2026-10-01", "planned_pct": 20.0, "actual_pct": 10.0},
+                        {"date": "2026-10-15", "planned_pct": 30.0, "actual_pct": 30.0}],
+            "forecast": {"finish": finish, "reason": reason}}
+
+
+def test_the_s_curve_continues_the_actual_line_to_100_percent_at_the_forecast_finish():
+    from webapp.dashboard.charts import s_curve_svg
+
+    chart = s_curve_svg(_report("2027-06-01", None))
+    start, end = (tuple(map(float, p.split(","))) for p in chart["forecast"].split())
+    assert start == tuple(map(float, chart["actual"].split()[-1].split(",")))  # from the last actual point
+    assert end[1] == chart["pad"]  # 100 % at the top of the plot
+    assert end[0] == chart["width"] - chart["pad"]  # the finish, after the plan's end, is the right edge
+    none = s_curve_svg(_report(None, "not enough production yet to forecast"))
+    assert none["forecast"] == "" and none["forecast_reason"] == "not enough production yet to forecast"
+
+
+def test_the_schedule_and_overview_show_the_s_curve_with_the_forecast_or_why_there_is_none(site):
+    facts = site.config["AS_OF_TEST"]
+    client = _client(site)
+    now, then = _progress(site, None), _progress(site, BETWEEN)
+    # today: a third of the elements installed between the two walks, 15 days apart: a rate to forecast from
+    assert now["forecast"]["finish"] > TODAY.isoformat() and now["forecast"]["reason"] is None
+    # on BETWEEN only the first walk had been made: no rate yet
+    assert then["forecast"]["finish"] is None and then["forecast"]["reason"]
+    for page in ("", "/schedule"):
+        html = client.get(f"/projects/{facts['project']}{page}").get_data(as_text=True)
+        assert 'class="forecast"' in html and now["forecast"]["finish"] in html
+        html = client.get(f"/projects/{facts['project']}{page}?date={BETWEEN}").get_data(as_text=True)
+        assert 'class="scurve"' in html and 'class="forecast"' not in html and then["forecast"]["reason"] in html
