@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation
@@ -63,10 +63,18 @@ def believed(project_id: int, date: dt.date):
         .where(ElementStatusChange.project_id == project_id, ElementStatusChange.changed_at < end)
         .subquery("ranked")
     )
-    last = select(ranked.c.global_id, ranked.c.stage, ranked.c.needs_review).where(ranked.c.rank == 1).subquery("last")
+    last = select(
+        ranked.c.global_id,
+        ranked.c.stage,
+        sa.case((ranked.c.needs_review, 1), else_=0).label("review"),
+        sa.cast(sa.null(), sa.DateTime(timezone=True)).label("first_seen"),
+        sa.cast(sa.null(), sa.DateTime(timezone=True)).label("last_seen"),
+    ).where(ranked.c.rank == 1)
     seen = (
         select(
             Observation.global_id,
+            sa.cast(sa.null(), sa.Integer).label("stage"),
+            sa.literal(0).label("review"),
             func.min(Frame.taken_at).label("first_seen"),
             func.max(Frame.taken_at).label("last_seen"),
         )
@@ -79,20 +87,19 @@ def believed(project_id: int, date: dt.date):
             Frame.taken_at < end,
         )
         .group_by(Observation.global_id)
-        .subquery("seen")
     )
-    ids = union(select(last.c.global_id), select(seen.c.global_id)).subquery("ids")
+    # one row per element from either side, merged by a group-by (outer joins of two derived tables
+    # are nested loops on SQLite: quadratic at 150,000 elements)
+    both = union_all(last, seen).subquery("both")
     return (
         select(
-            ids.c.global_id.label("global_id"),
-            sa.case((last.c.stage.is_not(None), last.c.stage), else_=sa.literal(0)).label("stage"),
-            func.coalesce(last.c.needs_review, sa.false()).label("needs_review"),
-            seen.c.first_seen.label("first_seen"),
-            seen.c.last_seen.label("last_seen"),
+            both.c.global_id.label("global_id"),
+            func.coalesce(func.max(both.c.stage), 0).label("stage"),
+            sa.cast(func.max(both.c.review), sa.Boolean).label("needs_review"),
+            func.min(both.c.first_seen).label("first_seen"),
+            func.max(both.c.last_seen).label("last_seen"),
         )
-        .select_from(ids)
-        .outerjoin(last, last.c.global_id == ids.c.global_id)
-        .outerjoin(seen, seen.c.global_id == ids.c.global_id)
+        .group_by(both.c.global_id)
         .subquery("believed")
     )
 
