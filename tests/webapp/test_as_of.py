@@ -78,17 +78,21 @@ def site(request, tmp_path_factory):
                 session.add(Observation(project_id=project.id, frame_id=frames[day][1], global_id=gid, kind=kind,
                                         stage=stage, confidence=0.9))
 
-            def change(day, gid, stage, previous):
+            def change(day, gid, stage, previous, review=False):
                 session.add(ElementStatusChange(project_id=project.id, global_id=gid, stage=stage,
-                                                previous_stage=previous, probability=0.9,
+                                                previous_stage=previous, probability=0.9, needs_review=review,
                                                 capture_id=frames[day][0], changed_at=_at(day)))
 
-            for gid, cls in groups["early"]:
+            for k, (gid, cls) in enumerate(groups["early"]):
                 final = taxonomy.BY_NAME[cls].final_stage
                 observe(FIRST, gid, "installed", final)
                 change(FIRST, gid, final, 0)
+                if k == 0:  # seen absent again on SECOND: flagged for review since
+                    observe(SECOND, gid, "absent", 0)
+                    change(SECOND, gid, final, final, review=True)
                 session.add(ElementStatus(project_id=project.id, global_id=gid, stage=final, probability=0.9,
-                                          first_seen=_at(FIRST), last_seen=_at(FIRST)))
+                                          first_seen=_at(FIRST), last_seen=_at(SECOND if k == 0 else FIRST),
+                                          needs_review=k == 0))
             for gid, cls in groups["late"]:
                 final = taxonomy.BY_NAME[cls].final_stage
                 observe(FIRST, gid, "absent", 0)
@@ -133,8 +137,10 @@ def test_statuses_at_a_past_date_are_those_believed_then(site):
         between = statuses_on(db.session, facts["project"], BETWEEN)
         now = statuses_on(db.session, facts["project"], None)
         before = statuses_on(db.session, facts["project"], BEFORE)
-    early, late, unseen = facts["early"][0], facts["late"][0], facts["unseen"][0]
+    early, late, unseen = facts["early"][1], facts["late"][0], facts["unseen"][0]
     assert between[early][0] > 0 and between[early][2]  # installed on FIRST
+    flagged = facts["early"][0]
+    assert between[flagged][1] is False and now[flagged][1] is True  # flagged on SECOND only
     assert between[late] == (0, False, True)  # seen absent on FIRST, installed only later
     assert unseen not in between  # first seen after BETWEEN: not observed then
     assert now[late][0] > 0 and now[unseen][2]
@@ -164,8 +170,9 @@ def test_status_json_at_a_past_date_tells_seen_absent_from_not_observed(site):
     then = client.get(f"{url}?date={BETWEEN.isoformat()}").get_json()
     now = client.get(url).get_json()
     assert then["as_of"] == BETWEEN.isoformat() and now["as_of"] is None
-    early, late, unseen = facts["early"][0], facts["late"][0], facts["unseen"][0]
+    early, late, unseen = facts["early"][1], facts["late"][0], facts["unseen"][0]
     assert then["elements"][early] == "installed" and now["elements"][late] == "installed"
+    assert then["elements"][facts["early"][0]] == "installed" and now["elements"][facts["early"][0]] == "review"
     assert then["elements"][late] in ("not_started", "late")  # seen absent then, not installed
     assert then["elements"][unseen] in ("unobserved", "late")
     assert now["elements"][unseen] != "unobserved"
@@ -192,6 +199,8 @@ def test_the_overview_at_a_past_date_shows_that_dates_figures(site):
         html = client.get(f"/projects/{facts['project']}{query}").get_data(as_text=True)
         kpi = re.search(r'id="kpi-actual"><span class="kpi-value">([\d.]+)%', html).group(1)
         assert float(kpi) == report["overall"]["actual_pct"]
+        to_review = re.search(r'<span class="kpi-value">(\d+)</span><span>to review', html).group(1)
+        assert to_review == ("1" if report is now else "0")  # flagged on SECOND, after BETWEEN
 
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "2026-1-1", (TODAY + dt.timedelta(days=1)).isoformat()])

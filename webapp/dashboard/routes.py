@@ -128,8 +128,7 @@ def overview(project_id: int):
     ).all()
     storeys = element_service.storey_summaries(db.session, revision) if revision else []
     schedule = current_schedule(db.session, project_id)
-    to_review = db.session.scalar(select(func.count()).select_from(ElementStatus).where(
-        ElementStatus.project_id == project_id, ElementStatus.needs_review))
+    to_review = as_of.review_count(db.session, project_id, date)
     return render_template(
         "dashboard/overview.html",
         project=project,

@@ -137,3 +137,12 @@ def statuses_on(session: Session, project_id: int, date: dt.date | None) -> dict
     if status is ElementStatus:
         query = query.where(ElementStatus.project_id == project_id)
     return {gid: (stage, bool(review), first is not None) for gid, stage, review, first in session.execute(query)}
+
+
+def review_count(session: Session, project_id: int, date: dt.date | None) -> int:
+    """How many elements needed review at the end of ``date`` (now for today or None)."""
+    status = status_table(project_id, date)
+    query = select(func.count()).select_from(status).where(status.needs_review)
+    if status is ElementStatus:
+        query = query.where(ElementStatus.project_id == project_id)
+    return session.scalar(query) or 0
