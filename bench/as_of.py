@@ -1,5 +1,6 @@
 """Statuses as believed at a past date (webapp.services.as_of) at scale: 150,000 elements, their
-status history, and 1,000,000 observations over ten captures of 100 frames, one capture a week.
+statuses and status history (300,000 changes), and 1,000,000 observations over ten captures of
+100 frames, one capture a week.
 
 Synthetic rows written straight into a fresh database migrated to head; then the reconstruction
 at the middle of the project (``statuses_on`` at a past date) against the current statuses, each
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -56,7 +57,7 @@ def main() -> None:
     from webapp import create_app
     from webapp.db import upgrade_to_head
     from webapp.extensions import db
-    from webapp.models import Capture, ElementStatusChange, Frame, Observation, Project
+    from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation, Project
     from webapp.services.as_of import statuses_on
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SITETWIN_DATA_DIR": str(folder / "data")})
@@ -93,6 +94,14 @@ def main() -> None:
             session.execute(insert(Observation), [
                 {"project_id": project.id, "frame_id": int(f), "global_id": gids[e], "kind": str(k), "stage": 1,
                  "confidence": 0.8} for e, f, k in zip(element.tolist(), frame.tolist(), kind.tolist(), strict=True)])
+        log("writing the statuses (first and last seen, as fusion stores them)")
+        seen = session.execute(select(Observation.global_id, func.min(Frame.taken_at), func.max(Frame.taken_at))
+                               .join(Frame, Frame.id == Observation.frame_id)
+                               .where(Observation.kind.in_(("installed", "absent")))
+                               .group_by(Observation.global_id)).all()
+        session.execute(insert(ElementStatus), [
+            {"project_id": project.id, "global_id": gid, "stage": 1, "probability": 0.9, "first_seen": first,
+             "last_seen": last, "reached_at": [], "needs_review": False} for gid, first, last in seen])
         log("writing the status history (one to three changes per element)")
         history = []
         for k, gid in enumerate(gids):
@@ -106,7 +115,7 @@ def main() -> None:
         session.commit()
         from webapp.db import analyze
 
-        analyze(session, Observation, Frame, ElementStatusChange)
+        analyze(session, Observation, Frame, ElementStatus, ElementStatusChange)
         middle = (START + dt.timedelta(days=7 * CAPTURES // 2)).date()
         log(f"reconstructing the statuses on {middle}")
         past_s, past = best_of(lambda: statuses_on(session, project.id, middle))
