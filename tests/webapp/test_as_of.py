@@ -178,11 +178,12 @@ def test_status_json_at_a_past_date_tells_seen_absent_from_not_observed(site):
     assert now["elements"][unseen] != "unobserved"
 
 
-@pytest.mark.parametrize("page", ["", "/schedule", "/storeys/{storey}/plan", "/storeys/{storey}/3d"])
+@pytest.mark.parametrize("page", ["", "/schedule", "/tasks/{task}", "/storeys/{storey}/plan", "/storeys/{storey}/3d"])
 def test_every_page_with_a_past_date_says_so_and_keeps_the_date_in_its_links(site, page):
     facts = site.config["AS_OF_TEST"]
     client = _client(site)
-    url = f"/projects/{facts['project']}{page.format(storey=facts['storey'])}"
+    task = _progress(site, None)["tasks"][0]["id"]
+    url = f"/projects/{facts['project']}{page.format(storey=facts['storey'], task=task)}"
     html = client.get(f"{url}?date={BETWEEN.isoformat()}").get_data(as_text=True)
     assert "As believed on" in html and f'value="{BETWEEN.isoformat()}"' in html
     assert f"date={BETWEEN.isoformat()}" in html  # links (and the status URL) carry the date
