@@ -190,7 +190,8 @@ def forecast(history: Sequence[tuple[dt.date, float]], window_days: int = 21) ->
     days = (last_date - first_date).days
     produced = last_pct - first_pct
     if produced <= 0 or days <= 0:
-        return Forecast(None, NO_FORECAST_NO_RATE if last_pct >= MIN_FORECAST_DONE else NO_FORECAST_TOO_LITTLE)
+        enough = last_pct >= MIN_FORECAST_DONE - _EPS
+        return Forecast(None, NO_FORECAST_NO_RATE if enough else NO_FORECAST_TOO_LITTLE)
     if last_pct < MIN_FORECAST_DONE - _EPS or produced < MIN_FORECAST_PRODUCED - _EPS:
         return Forecast(None, NO_FORECAST_TOO_LITTLE)
     remaining = (1.0 - last_pct) / (produced / days)

@@ -6,10 +6,10 @@ from hypothesis import strategies as st
 
 from twin import taxonomy
 from twin.progress import (
-    PlannedWork,
     MIN_FORECAST_DONE,
     NO_FORECAST_NO_RATE,
     NO_FORECAST_TOO_LITTLE,
+    PlannedWork,
     earned_schedule_slip,
     forecast,
     forecast_finish,

@@ -70,8 +70,8 @@ def progress_command(project_name: str, date, as_json: bool) -> None:
         fail(str(error))
     overall = report["overall"] or {}
     outlook = report["forecast"]
-    lines = [f"{report['project']} on {report['date']}"
-             f"{' (statuses as believed on that date)' if report['as_of'] else ''}: {overall.get('actual_pct')} % done, "
+    believed = " (statuses as believed on that date)" if report["as_of"] else ""
+    lines = [f"{report['project']} on {report['date']}{believed}: {overall.get('actual_pct')} % done, "
              f"{overall.get('planned_pct')} % planned, slip {overall.get('slip_days')} days, "
              f"forecast finish {outlook['finish'] or outlook['reason']}"]
     lines += [f"  {t['name']}: {t['actual_pct']} % of {t['planned_pct']} %, slip {t['slip_days']} d, "

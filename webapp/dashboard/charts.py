@@ -14,8 +14,10 @@ def s_curve_svg(report: dict, width: int = 960, height: int = 280, pad: int = 48
     finish, empty when there is no forecast."""
     planned, actual = report.get("planned_curve") or [], report.get("s_curve") or []
     finish = (report.get("forecast") or {}).get("finish")
-    ahead = [{"date": actual[-1]["date"], "actual_pct": actual[-1]["actual_pct"]},
-             {"date": finish, "actual_pct": 100.0}] if finish and actual and finish > actual[-1]["date"] else []
+    ahead = []
+    if finish and actual and finish > actual[-1]["date"]:
+        ahead = [{"date": actual[-1]["date"], "actual_pct": actual[-1]["actual_pct"]},
+                 {"date": finish, "actual_pct": 100.0}]
     days = [dt.date.fromisoformat(p["date"]) for p in [*planned, *actual, *ahead]]
     if len(days) < 2:
         return None

@@ -210,7 +210,8 @@ def storey_status(project_id: int, storey_id: int):
     key = element_service.storey_status_key(db.session, g.project, revision, storey, date)
     body = _STATUS_BODIES.get(key)
     if body is None:
-        body = json.dumps(_storey_status_body(project_id, revision, storey, date), separators=(",", ":")).encode()
+        body = json.dumps(_storey_status_body(project_id, revision, storey, date),
+                          separators=(",", ":")).encode()
         if len(_STATUS_BODIES) >= _STATUS_BODIES_KEPT:
             _STATUS_BODIES.pop(next(iter(_STATUS_BODIES)))
         _STATUS_BODIES[key] = body
@@ -222,7 +223,8 @@ _STATUS_BODIES: dict[tuple, bytes] = {}
 _STATUS_BODIES_KEPT = 64
 
 
-def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey, date: dt.date | None) -> dict:
+def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey,
+                        date: dt.date | None) -> dict:
     """Statuses (as believed at the end of ``date`` when given) and the frames taken by then."""
     statuses = element_service.element_statuses(db.session, g.project, revision, storey.id, today=date)
     taken_by = [] if date is None else [Frame.taken_at < as_of.end_of_day(date)]
@@ -383,7 +385,8 @@ def task(project_id: int, task_key: str):
         .where(Element.revision_id == (revision.id if revision else -1), Element.global_id.in_(members))
         .order_by(Element.global_id)
     )
-    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in page["rows"]], today=date)
+    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in page["rows"]],
+                                           today=date)
     return render_template(
         "dashboard/task.html", project=g.project, task=found, numbers=numbers, statuses=statuses, **page
     )

@@ -122,7 +122,8 @@ def statuses_on(session: Session, project_id: int, date: dt.date | None) -> dict
     query = select(status.global_id, status.stage, status.needs_review, status.first_seen)
     if status is ElementStatus:
         query = query.where(ElementStatus.project_id == project_id)
-    return {gid: (stage, bool(review), first is not None) for gid, stage, review, first in session.execute(query)}
+    rows = session.execute(query)
+    return {gid: (stage, bool(review), first is not None) for gid, stage, review, first in rows}
 
 
 def review_count(session: Session, project_id: int, date: dt.date | None) -> int:

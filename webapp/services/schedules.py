@@ -13,7 +13,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
-from twin.progress import PlannedWork, forecast, percent_complete, planned_series, rollup, s_curve, task_progress
+from twin.progress import (
+    PlannedWork,
+    forecast,
+    percent_complete,
+    planned_series,
+    rollup,
+    s_curve,
+    task_progress,
+)
 from twin.quantities import task_quantities
 from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
 from webapp.db import analyze
@@ -171,7 +179,8 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         "planned_curve": [{"date": d.isoformat(), "planned_pct": round(100 * float(p), 1)}
                           for d, p in zip(planned_days, planned)],
         "as_of": date.isoformat() if is_past(date) else None,
-        "forecast": {"finish": outlook.finish.isoformat() if outlook.finish else None, "reason": outlook.reason},
+        "forecast": {"finish": outlook.finish.isoformat() if outlook.finish else None,
+                     "reason": outlook.reason},
     }
 
 
