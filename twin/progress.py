@@ -14,7 +14,8 @@ planned start day to the end of its planned finish day.
   Always in calendar days, whichever curve.
 * **Roll-ups** (storey, trade, project): the weighted mean over the group's tasks' elements.
 * **Forecast finish**: from the production rate over the recent window of the progress history;
-  never before the last observation; None while nothing is being produced.
+  never before the last observation; none while too little is done or produced to measure a rate
+  (:func:`forecast` says why).
 """
 
 from __future__ import annotations
@@ -146,32 +147,62 @@ def earned_schedule_slip(work: Sequence[PlannedWork], actual: float, today: dt.d
     return round(float(-b if b < 0 else -a), 2) + 0.0
 
 
-def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int = 21) -> dt.date | None:
-    """Date the work reaches 100 % at the recent production rate.
+#: A forecast needs at least this share of the work done by the last observation ...
+MIN_FORECAST_DONE = 0.10
+#: ... and at least this share produced within the rate window: a rate measured on a few elements
+#: (2.6 % done, one walk apart) extrapolates to nonsense (a finish years out).
+MIN_FORECAST_PRODUCED = 0.05
+#: Why there is no forecast, as the dashboard and the CLI say it.
+NO_FORECAST_TOO_LITTLE = "not enough production yet to forecast"
+NO_FORECAST_NO_RATE = "no production in the recent window to forecast from"
 
-    history: (observation date, percent complete) in any order. None when there is no progress in
-    the window. Never earlier than the last observation.
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast finish, or None with ``reason`` saying why there is none."""
+
+    finish: dt.date | None
+    reason: str | None = None
+
+
+def forecast(history: Sequence[tuple[dt.date, float]], window_days: int = 21) -> Forecast:
+    """Date the work reaches 100 % at the recent production rate, or why there is no forecast.
+
+    history: (observation date, percent complete as a share) in any order. The rate is the share
+    produced between the first observation in the ``window_days`` before the last one (else the
+    latest earlier one) and the last one, per calendar day. Withheld (:data:`NO_FORECAST_TOO_LITTLE`)
+    while less than :data:`MIN_FORECAST_DONE` is done or less than :data:`MIN_FORECAST_PRODUCED` was
+    produced over the window; none (:data:`NO_FORECAST_NO_RATE`) without production or when the
+    finish would be more than :data:`MAX_FORECAST_DAYS` out. Never earlier than the last observation.
     """
     if not history:
-        return None
+        return Forecast(None, NO_FORECAST_TOO_LITTLE)
     ordered = sorted(history)
     last_date, last_pct = ordered[-1]
     if last_pct >= 1.0 - _EPS:
-        return last_date  # done: finished by the last observation
+        return Forecast(last_date)  # done: finished by the last observation
     window_start = last_date - dt.timedelta(days=window_days)
     earlier = [(d, p) for d, p in ordered if d >= window_start and d < last_date] or \
         [(d, p) for d, p in ordered if d < last_date][-1:]
     if not earlier:
-        return None
+        return Forecast(None, NO_FORECAST_TOO_LITTLE)
     first_date, first_pct = earlier[0]
     days = (last_date - first_date).days
-    rate = (last_pct - first_pct) / days if days > 0 else 0.0
-    if rate <= 0:
-        return None
-    remaining = (1.0 - last_pct) / rate
+    produced = last_pct - first_pct
+    if produced <= 0 or days <= 0:
+        enough = last_pct >= MIN_FORECAST_DONE - _EPS
+        return Forecast(None, NO_FORECAST_NO_RATE if enough else NO_FORECAST_TOO_LITTLE)
+    if last_pct < MIN_FORECAST_DONE - _EPS or produced < MIN_FORECAST_PRODUCED - _EPS:
+        return Forecast(None, NO_FORECAST_TOO_LITTLE)
+    remaining = (1.0 - last_pct) / (produced / days)
     if remaining > MAX_FORECAST_DAYS:
-        return None  # no meaningful production rate
-    return last_date + dt.timedelta(days=int(np.ceil(remaining)))
+        return Forecast(None, NO_FORECAST_NO_RATE)
+    return Forecast(last_date + dt.timedelta(days=int(np.ceil(remaining))))
+
+
+def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int = 21) -> dt.date | None:
+    """:func:`forecast`'s finish date (None when there is no forecast)."""
+    return forecast(history, window_days).finish
 
 
 @dataclass(frozen=True)

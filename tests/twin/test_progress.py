@@ -6,8 +6,12 @@ from hypothesis import strategies as st
 
 from twin import taxonomy
 from twin.progress import (
+    MIN_FORECAST_DONE,
+    NO_FORECAST_NO_RATE,
+    NO_FORECAST_TOO_LITTLE,
     PlannedWork,
     earned_schedule_slip,
+    forecast,
     forecast_finish,
     percent_complete,
     planned_percent,
@@ -142,3 +146,23 @@ def test_schedule_progress_reports_summary_tasks_over_their_childrens_elements()
     assert got["B"].actual_pct == 50.0 and got["B"].planned_pct == 60.0
     # 25 % on 4 March, 75 % on 8 March: 12.5 % a day, so the last 25 % takes 2 days.
     assert got["P"].forecast_finish == D(2027, 3, 10)
+
+
+def test_no_forecast_from_too_little_production_and_it_says_so():
+    # the demo's case: 2.6 % done one walk after 0.5 % would extrapolate to a finish years out
+    little = forecast([(D(2026, 10, 1), 0.005), (D(2026, 10, 15), 0.026)])
+    assert little.finish is None and little.reason == NO_FORECAST_TOO_LITTLE
+    # plenty done, but only 2 % produced in the window: a rate of a few elements
+    slow = forecast([(D(2026, 10, 1), 0.40), (D(2026, 10, 15), 0.42)])
+    assert slow.finish is None and slow.reason == NO_FORECAST_TOO_LITTLE
+    stalled = forecast([(D(2026, 10, 1), 0.40), (D(2026, 10, 15), 0.40)])
+    assert stalled.finish is None and stalled.reason == NO_FORECAST_NO_RATE
+    assert forecast([(D(2026, 10, 15), 0.5)]).finish is None  # one observation: no rate
+
+
+def test_a_forecast_with_enough_production_extrapolates_the_recent_rate():
+    # 10 % → 30 % over 14 days: 70 % left at 1/70 a day is 49 days after 15 October
+    got = forecast([(D(2026, 10, 1), 0.10), (D(2026, 10, 15), 0.30)])
+    assert got.reason is None and got.finish == D(2026, 12, 3)
+    at_the_threshold = forecast([(D(2026, 10, 1), MIN_FORECAST_DONE - 0.05), (D(2026, 10, 8), MIN_FORECAST_DONE)])
+    assert at_the_threshold.finish is not None

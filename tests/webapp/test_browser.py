@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import threading
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -108,9 +109,17 @@ def plan_statuses(page) -> dict[str, int]:
         .forEach(p => { n[p.dataset.status] = (n[p.dataset.status] || 0) + 1; }); return n; }""")
 
 
+def wait_until(page, expression: str, timeout: float = 60.0) -> None:
+    """Poll ``expression`` until it is truthy. Not page.wait_for_function: its predicate is eval'd in
+    the page, which the dashboard's Content-Security-Policy (script-src 'self') refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
 def viewer_colours(page) -> dict[str, int]:
-    page.wait_for_function("window.SiteTwin3D && SiteTwin3D.state && (SiteTwin3D.state.loaded || SiteTwin3D.state.error)",
-                           timeout=60_000)
+    wait_until(page, "window.SiteTwin3D && SiteTwin3D.state && (SiteTwin3D.state.loaded || SiteTwin3D.state.error)")
     state = page.evaluate("SiteTwin3D.state")
     assert state["error"] is None
     return state["colored"]
@@ -156,6 +165,18 @@ def test_a_site_manager_watches_an_uploaded_walk_turn_into_progress(browser, liv
     assert after_3d.get("installed", 0) > 0 and after_3d != before_3d
     page.screenshot(path=str(shots / "twin-3d.png"))
 
+    # the day before the walk (taken a week ago), picked on the plan: nothing was installed as believed then
+    page.goto(plan_url)
+    before_walk = (dt.date.today() - dt.timedelta(days=8)).isoformat()
+    page.fill("form.date-picker input[type=date]", before_walk)
+    with page.expect_navigation():
+        page.click("form.date-picker button[type=submit]")
+    assert f"date={before_walk}" in page.url and page.locator("#as-of").is_visible()
+    assert plan_statuses(page).get("installed", 0) == 0
+    page.click("nav.storey-tabs a.alt")  # to the 3D view, keeping the date
+    assert f"date={before_walk}" in page.url
+    assert viewer_colours(page).get("installed", 0) == 0
+
     status = page.evaluate(f"fetch('/projects/{project}/storeys/{storey}/status.json').then(r => r.json())")
     installed = [gid for gid, s in status["elements"].items() if s == "installed"]
     # an installed element whose centre is not hidden behind another one
@@ -166,8 +187,8 @@ def test_a_site_manager_watches_an_uploaded_walk_turn_into_progress(browser, liv
     with page.expect_navigation():
         page.mouse.click(point["x"], point["y"])
     assert "/elements/" in page.url
-    page.wait_for_function("""() => { const images = [...document.querySelectorAll('#evidence img')];
-        return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0); }""", timeout=30_000)
+    wait_until(page, """(() => { const images = [...document.querySelectorAll('#evidence img')];
+        return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0); })()""", timeout=30)
     page.screenshot(path=str(shots / "element.png"), full_page=True)
 
     page.goto(f"{base}/projects/{project}")

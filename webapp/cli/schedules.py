@@ -49,11 +49,15 @@ def schedule_import_command(path: Path, project_name: str, link_file, lenient: b
 
 @click.command("progress")
 @click.option("--project", "project_name", required=True)
-@click.option("--date", "date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Status date (default today).")
+@click.option("--date", "date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Status date (default today); a past date uses the statuses as believed on that date.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @with_appcontext
 def progress_command(project_name: str, date, as_json: bool) -> None:
-    """Percent complete, planned percent, slip and forecast per task, storey, trade and project."""
+    """Percent complete, planned percent, slip and forecast per task, storey, trade and project.
+
+    With a past ``--date``, the statuses are those believed at the end of that day (from the status
+    history), not today's."""
     from twin.schedule import ScheduleImportError
     from webapp.extensions import db
     from webapp.services.schedules import project_progress
@@ -65,8 +69,11 @@ def progress_command(project_name: str, date, as_json: bool) -> None:
     except (ScheduleImportError, NotFound) as error:
         fail(str(error))
     overall = report["overall"] or {}
-    lines = [f"{report['project']} on {report['date']}: {overall.get('actual_pct')} % done, "
-             f"{overall.get('planned_pct')} % planned, slip {overall.get('slip_days')} days"]
+    outlook = report["forecast"]
+    believed = " (statuses as believed on that date)" if report["as_of"] else ""
+    lines = [f"{report['project']} on {report['date']}{believed}: {overall.get('actual_pct')} % done, "
+             f"{overall.get('planned_pct')} % planned, slip {overall.get('slip_days')} days, "
+             f"forecast finish {outlook['finish'] or outlook['reason']}"]
     lines += [f"  {t['name']}: {t['actual_pct']} % of {t['planned_pct']} %, slip {t['slip_days']} d, "
               f"{t['status']}, forecast {t['forecast_finish']}" for t in report["tasks"]]
     emit(report, as_json, "\n".join(lines))

@@ -31,6 +31,7 @@ from webapp.models import (
     Task,
     TaskElement,
 )
+from webapp.services import as_of
 from webapp.services import elements as element_service
 from webapp.services.evidence import evidence_jpeg
 from webapp.services.reports import progress_report
@@ -57,7 +58,29 @@ def paginate(query, scalars: bool = False) -> dict:
 
 @bp.app_context_processor
 def inject_helpers():
-    return {"can": lambda needed: can(getattr(g, "role", None), needed), "STATUSES": element_service.STATUSES}
+    return {"can": lambda needed: can(getattr(g, "role", None), needed), "STATUSES": element_service.STATUSES,
+            "view_date": getattr(g, "view_date", None), "today": dt.date.today()}
+
+
+def view_date() -> dt.date | None:
+    """The page's ``?date=YYYY-MM-DD``: None for none or today (the current statuses), a past date
+    for the statuses as believed then (kept in ``g.view_date`` for the date picker and the links).
+    400 for a date that does not parse or lies in the future."""
+    raw = request.args.get("date", "").strip()
+    if not raw:
+        return None
+    try:
+        date = dt.date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        date = None
+    if date is None:
+        abort(400, description=f"date {raw[:40]!r} is not a date (YYYY-MM-DD)")
+    if date > dt.date.today():
+        abort(400, description=f"date {date.isoformat()} is in the future: statuses exist up to today")
+    if date == dt.date.today():
+        return None
+    g.view_date = date
+    return date
 
 
 @bp.get("/")
@@ -88,8 +111,9 @@ def _revision_or_none(project: Project) -> ModelRevision | None:
 @project_view()
 def overview(project_id: int):
     project = g.project
+    date = view_date()
     revision = _revision_or_none(project)
-    report = progress_report(db.session, project)
+    report = progress_report(db.session, project, date)
     slipping = sorted(
         (t for t in (report or {}).get("tasks", []) if t["status"] == "behind"), key=lambda t: -t["slip_days"]
     )
@@ -104,8 +128,7 @@ def overview(project_id: int):
     ).all()
     storeys = element_service.storey_summaries(db.session, revision) if revision else []
     schedule = current_schedule(db.session, project_id)
-    to_review = db.session.scalar(select(func.count()).select_from(ElementStatus).where(
-        ElementStatus.project_id == project_id, ElementStatus.needs_review))
+    to_review = as_of.review_count(db.session, project_id, date)
     return render_template(
         "dashboard/overview.html",
         project=project,
@@ -133,6 +156,7 @@ def _storey(project: Project, storey_id: int) -> tuple[ModelRevision, Storey]:
 
 def _storey_page(template: str, storey_id: int) -> str:
     """A page about one storey of the current revision, with the other storeys to switch to."""
+    view_date()
     revision, storey = _storey(g.project, storey_id)
     storeys = element_service.storey_summaries(db.session, revision)
     return render_template(template, project=g.project, storey=storey, storeys=storeys)
@@ -181,11 +205,13 @@ def storey_status(project_id: int, storey_id: int):
     The body only changes with a status change, a capture, a schedule or a day: it is kept per
     process under a key naming those (a few cheap index lookups), so a plan viewed by many is
     computed once, and the browser revalidates it by ETag."""
+    date = view_date()
     revision, storey = _storey(g.project, storey_id)
-    key = element_service.storey_status_key(db.session, g.project, revision, storey)
+    key = element_service.storey_status_key(db.session, g.project, revision, storey, date)
     body = _STATUS_BODIES.get(key)
     if body is None:
-        body = json.dumps(_storey_status_body(project_id, revision, storey), separators=(",", ":")).encode()
+        body = json.dumps(_storey_status_body(project_id, revision, storey, date),
+                          separators=(",", ":")).encode()
         if len(_STATUS_BODIES) >= _STATUS_BODIES_KEPT:
             _STATUS_BODIES.pop(next(iter(_STATUS_BODIES)))
         _STATUS_BODIES[key] = body
@@ -197,8 +223,11 @@ _STATUS_BODIES: dict[tuple, bytes] = {}
 _STATUS_BODIES_KEPT = 64
 
 
-def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey) -> dict:
-    statuses = element_service.element_statuses(db.session, g.project, revision, storey.id)
+def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey,
+                        date: dt.date | None) -> dict:
+    """Statuses (as believed at the end of ``date`` when given) and the frames taken by then."""
+    statuses = element_service.element_statuses(db.session, g.project, revision, storey.id, today=date)
+    taken_by = [] if date is None else [Frame.taken_at < as_of.end_of_day(date)]
     frames = db.session.execute(
         select(Frame.id, Frame.capture_id, Frame.index, Frame.pose, Capture.key)
         .join(Capture, Capture.id == Frame.capture_id)
@@ -206,11 +235,13 @@ def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey
             Capture.project_id == project_id,
             Capture.storey_global_id == storey.global_id,
             Capture.state == "processed",
+            *taken_by,
         )
         .order_by(Capture.started_at.desc(), Frame.index)
         .limit(2000)
     ).all()
     return {
+        "as_of": date.isoformat() if date else None,
         "colors": {k: c for k, (_, c) in element_service.STATUSES.items()},
         "labels": {k: label for k, (label, _) in element_service.STATUSES.items()},
         "elements": statuses,
@@ -315,7 +346,7 @@ def alerts(project_id: int):
 @project_view()
 def schedule(project_id: int):
     """Every task with its progress (the overview shows only the slipping ones)."""
-    report = progress_report(db.session, g.project) or {"tasks": []}
+    report = progress_report(db.session, g.project, view_date()) or {"tasks": []}
     status = request.args.get("status")
     tasks = [t for t in report["tasks"] if not status or t["status"] == status]
     versions = db.session.scalars(
@@ -329,7 +360,8 @@ def schedule(project_id: int):
         tasks=tasks,
         status=status,
         versions=versions,
-        today=dt.date.today(),
+        report=report,
+        chart=charts.s_curve_svg(report) if report.get("s_curve") else None,
     )
 
 
@@ -343,7 +375,8 @@ def task(project_id: int, task_key: str):
     )
     if not found:
         abort(404)
-    report = progress_report(db.session, g.project) or {"tasks": []}
+    date = view_date()
+    report = progress_report(db.session, g.project, date) or {"tasks": []}
     numbers = next((t for t in report["tasks"] if t["id"] == task_key), None)
     revision = _revision_or_none(g.project)
     members = select(TaskElement.global_id).where(TaskElement.task_id == found.id)
@@ -352,7 +385,8 @@ def task(project_id: int, task_key: str):
         .where(Element.revision_id == (revision.id if revision else -1), Element.global_id.in_(members))
         .order_by(Element.global_id)
     )
-    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in page["rows"]])
+    statuses = element_service.statuses_of(db.session, g.project, [r.global_id for r in page["rows"]],
+                                           today=date)
     return render_template(
         "dashboard/task.html", project=g.project, task=found, numbers=numbers, statuses=statuses, **page
     )

@@ -28,6 +28,7 @@ from webapp.models import (
     Task,
     TaskElement,
 )
+from webapp.services import as_of
 from webapp.services.reports import project_state
 from webapp.services.schedules import current_schedule
 
@@ -98,8 +99,10 @@ def element_statuses(
     """GlobalId → status for the revision's physical elements with geometry (of one storey when given).
 
     One SQL query over elements ⟕ status ⟕ due date; the classification is a loop over its rows
-    (about 15,000 per storey of a 150,000-element building)."""
+    (about 15,000 per storey of a 150,000-element building). A past ``today`` reads the statuses
+    as believed at the end of that day (:func:`webapp.services.as_of.status_table`)."""
     today = today or dt.date.today()
+    status = as_of.status_table(project.id, today)
     storey_elements = None
     if storey_id is not None:
         storey_elements = select(Element.global_id).where(Element.revision_id == revision.id,
@@ -108,15 +111,15 @@ def element_statuses(
     columns = [
         Element.global_id,
         Element.tracked_class,
-        ElementStatus.stage,
-        ElementStatus.needs_review,
+        status.stage,
+        status.needs_review,
         due.c.due if due is not None else sa.null(),
     ]
     query = (
         select(*columns)
         .outerjoin(
-            ElementStatus,
-            and_(ElementStatus.project_id == project.id, ElementStatus.global_id == Element.global_id),
+            status,
+            and_(as_of.project_filter(status, project.id), status.global_id == Element.global_id),
         )
         .where(Element.revision_id == revision.id, Element.physical, Element.triangles > 0)
     )
@@ -158,14 +161,15 @@ _SUMMARIES: dict[tuple[str, int, str], list[dict]] = {}
 _SUMMARIES_KEPT = 64
 
 
-def storey_status_key(session: Session, project: Project, revision: ModelRevision, storey) -> tuple:
-    """What a storey's statuses depend on: the day (lateness), the project's state (revision,
-    schedule version, last status change: :func:`webapp.services.reports.project_state`) and its
-    processed captures (their frames are drawn)."""
+def storey_status_key(session: Session, project: Project, revision: ModelRevision, storey,
+                      date: dt.date | None = None) -> tuple:
+    """What a storey's statuses depend on: the day (lateness), the date viewed (None: today), the
+    project's state (revision, schedule version, last status change:
+    :func:`webapp.services.reports.project_state`) and its processed captures (their frames are drawn)."""
     captures = session.execute(select(func.count(), func.max(Capture.id)).where(
         Capture.project_id == project.id, Capture.state == "processed")).one()
     return (str(session.get_bind().url), project.id, revision.id, storey.id, dt.date.today().isoformat(),
-            *project_state(session, project), tuple(captures))
+            date.isoformat() if date else None, *project_state(session, project), tuple(captures))
 
 
 def storey_summaries(session: Session, revision: ModelRevision) -> list[dict]:

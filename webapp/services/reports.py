@@ -44,18 +44,32 @@ def report_key(session: Session, project: Project, date: dt.date) -> str | None:
     return f"{date.isoformat()}/r{revision}/s{schedule}/c{last_change}"
 
 
+#: Reports at past dates by (database, project, report key); bounded, per process.
+_PAST_REPORTS: dict[tuple, dict] = {}
+_PAST_REPORTS_KEPT = 32
+
+
 def progress_report(session: Session, project: Project, date: dt.date | None = None) -> dict | None:
     """The project's progress on ``date`` (default today): stored, or computed and stored.
 
     None when the project has no model or no schedule yet. Two processes computing at once both
-    write the same numbers; the later write wins, which is harmless.
+    write the same numbers; the later write wins, which is harmless. A past date (statuses as
+    believed then) is kept per process instead, so that it never displaces today's stored report.
     """
+    from webapp.services.as_of import is_past
     from webapp.services.schedules import project_progress
 
     date = date or dt.date.today()
     key = report_key(session, project, date)
     if key is None:
         return None
+    if is_past(date):
+        kept = (str(session.get_bind().url), project.id, key)
+        if kept not in _PAST_REPORTS:
+            if len(_PAST_REPORTS) >= _PAST_REPORTS_KEPT:
+                _PAST_REPORTS.pop(next(iter(_PAST_REPORTS)))
+            _PAST_REPORTS[kept] = project_progress(session, project.name, date)
+        return _PAST_REPORTS[kept]
     stored = session.get(ProgressReport, project.id)
     if stored is not None and stored.key == key:
         return stored.report

@@ -13,19 +13,27 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
-from twin.progress import PlannedWork, percent_complete, planned_series, rollup, s_curve, task_progress
+from twin.progress import (
+    PlannedWork,
+    forecast,
+    percent_complete,
+    planned_series,
+    rollup,
+    s_curve,
+    task_progress,
+)
 from twin.quantities import task_quantities
 from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
 from webapp.db import analyze
 from webapp.models import (
     Element,
-    ElementStatus,
     ElementStatusChange,
     ScheduleVersion,
     Storey,
     Task,
     TaskElement,
 )
+from webapp.services.as_of import is_past, stages_on
 from webapp.services.twins import current_revision, get_project, revision_ifc_path
 
 
@@ -104,7 +112,11 @@ def current_schedule(session: Session, project_id: int) -> ScheduleVersion | Non
 
 def project_progress(session: Session, project_name: str, date: dt.date | None = None) -> dict:
     """Every number of the project's current schedule on ``date`` (default today): per task, per
-    storey, per trade and overall, with the S-curve over the status history."""
+    storey, per trade and overall, with the S-curve over the status history and the project's
+    forecast finish (or why there is none).
+
+    A past ``date`` uses the statuses as they were believed at its end (:mod:`webapp.services.as_of`),
+    not today's; ``as_of`` in the report says so (null for today or a later date)."""
     project = get_project(session, project_name)
     version = current_schedule(session, project.id)
     if version is None:
@@ -118,8 +130,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     tracked = {gid: cls for gid, cls, _ in element_rows}
     storey_of = {gid: storey for gid, _, storey in element_rows}
     quantities = _quantities(session, revision.id, version)
-    stage_now = dict(session.execute(select(ElementStatus.global_id, ElementStatus.stage).where(
-        ElementStatus.project_id == project.id)).all())
+    stage_now = stages_on(session, project.id, date)
     stages = {gid: (tracked.get(gid), stage_now.get(gid, 0)) for gid in tracked}
     links: dict[int, list[str]] = defaultdict(list)
     for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task).where(
@@ -153,6 +164,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
 
     all_work = [w for items in by_trade.values() for w in items]
     curve = s_curve(all_work, [*history, (date, stages)])
+    outlook = forecast([(d, a) for d, _, a in curve])
     planned_days = _weekly(min((w.start for w, _ in all_work), default=date),
                            max((w.finish for w, _ in all_work), default=date))
     planned = planned_series(all_work, planned_days)
@@ -166,6 +178,9 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
                     for d, p, a in curve],
         "planned_curve": [{"date": d.isoformat(), "planned_pct": round(100 * float(p), 1)}
                           for d, p in zip(planned_days, planned)],
+        "as_of": date.isoformat() if is_past(date) else None,
+        "forecast": {"finish": outlook.finish.isoformat() if outlook.finish else None,
+                     "reason": outlook.reason},
     }
 
 
