@@ -150,3 +150,30 @@ def test_a_capture_that_sends_an_installed_element_back_records_the_drop_for_rev
     db_session.commit()
     statuses = walk("c3", 21, [(door, ABSENT, 0, 0.9)])
     assert statuses[door].stage == 0 and not statuses[door].needs_review
+
+
+def test_a_review_flag_that_fusion_clears_is_history_so_past_dates_read_it_cleared(db_session):
+    """A wall held installed, doubted after two confident absences (still installed, flagged),
+    then seen installed again: the flag clears without a stage change, and that clearing is a
+    history row, so the statuses believed on a later date are not still flagged."""
+    from webapp.models import ElementStatus, ElementStatusChange, Project
+    from webapp.services.as_of import statuses_on
+    from webapp.services.processing import refuse
+
+    wall = "W" * 22
+    project = Project(name="p")
+    db_session.add(project)
+    db_session.flush()
+    for key, day, claims in (("c0", 0, [(wall, INSTALLED, 1, 0.9)] * 6), ("c1", 7, [(wall, ABSENT, 0, 0.9)] * 2),
+                             ("c2", 14, [(wall, INSTALLED, 1, 0.9)] * 3)):
+        at = T0 + dt.timedelta(days=day)
+        refuse(db_session, project.id, {wall}, {wall: 1}, _capture_with(db_session, project, key, at, claims), at)
+        db_session.commit()
+        status = db_session.scalar(select(ElementStatus))
+        assert status.stage == 1 and status.needs_review == (key == "c1"), key
+    history = [(c.stage, c.needs_review) for c in db_session.scalars(
+        select(ElementStatusChange).order_by(ElementStatusChange.changed_at))]
+    assert history == [(1, False), (1, True), (1, False)]
+    day = lambda d: (T0 + dt.timedelta(days=d)).date()  # noqa: E731
+    assert statuses_on(db_session, project.id, day(8))[wall] == (1, True, True)
+    assert statuses_on(db_session, project.id, day(15))[wall] == (1, False, True)

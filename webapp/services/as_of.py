@@ -9,9 +9,6 @@ frame taken by D) comes from the time of the first frame that saw it, so "not ob
 
 Days are UTC calendar days: "the end of D" is before 00:00 UTC of D + 1.
 
-Known gap: a review flag that fusion clears without a stage change is not written to the history,
-so such an element still reads "needs review" at dates after the flag was cleared (until its next
-recorded change).
 """
 
 from __future__ import annotations

@@ -145,7 +145,9 @@ def refuse(session: Session, project_id: int, global_ids: set[str], final_stages
         else:
             updates.append({"id": row.id, **values})
             previous, changed = row.stage, row.stage != stage_k or row.needs_review != needs_review
-        if changed and (stage_k != previous or needs_review):
+        # Every change of stage or of the review flag (a flag cleared included) is history, so the
+        # statuses believed on a past date (webapp.services.as_of) can be read back from it.
+        if changed and (row is not None or stage_k != previous or needs_review):
             history.append({"project_id": project_id, "global_id": gid_k, "stage": stage_k, "previous_stage": previous,
                             "probability": values["probability"], "needs_review": needs_review,
                             "capture_id": capture_id, "changed_at": changed_at})
