@@ -15,6 +15,10 @@ planned start day to the end of its planned finish day.
 * **Roll-ups** (storey, trade, project): the weighted mean over the group's tasks' elements.
 * **Forecast finish**: from the production rate over the recent window of the progress history;
   never before the last observation; None while nothing is being produced.
+* **Unobserved elements** (no capture has seen them) count as not done: percent complete is what
+  has been seen installed, a lower bound while coverage is partial.
+* **Assemblies** without geometry (an IfcStair whose flight and railing carry the shapes) count
+  through their parts, once (:func:`expand_assemblies`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,19 @@ def percent_complete(elements: Iterable[str], stages: ElementStages,
         total += weight
         done += weight * element_weight(tracked, stage)
     return done / total if total > 0 else 0.0
+
+
+def expand_assemblies(elements: Iterable[str], parts: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """``elements`` with each assembly in ``parts`` (assembly GlobalId → its tracked parts'
+    GlobalIds) replaced by its parts, each element once, in first-named order.
+
+    A task naming a stair and its flight and railing counts the flight and the railing; one naming
+    only the stair counts them too. An assembly without parts in ``parts`` stays as it is."""
+    out: dict[str, None] = {}
+    for gid in elements:
+        for member in parts.get(gid) or (gid,):
+            out[member] = None
+    return tuple(out)
 
 
 #: The working week when ``working_days=True``: Monday to Friday (numpy's busday weekmask).

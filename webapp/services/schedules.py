@@ -13,7 +13,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from twin.ifc import file_sha256, open_model
-from twin.progress import PlannedWork, percent_complete, planned_series, rollup, s_curve, task_progress
+from twin.progress import (
+    PlannedWork,
+    expand_assemblies,
+    percent_complete,
+    planned_series,
+    rollup,
+    s_curve,
+    task_progress,
+)
 from twin.quantities import task_quantities
 from twin.schedule import ImportProblem, ScheduleImportError, check, read_schedule
 from webapp.db import analyze
@@ -26,6 +34,7 @@ from webapp.models import (
     Task,
     TaskElement,
 )
+from webapp.services.assemblies import assembly_parts
 from webapp.services.twins import current_revision, get_project, revision_ifc_path
 
 
@@ -125,6 +134,8 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task).where(
             Task.schedule_id == version.id)):
         links[task_id].append(gid)
+    parts = assembly_parts(session, revision)  # a stair counts through its flight and railing, once
+    links = {task_id: list(expand_assemblies(gids, parts)) for task_id, gids in links.items()}
     tasks = [t for t in version.tasks if links.get(t.id)]
     history = _history(session, project.id, tracked, date)
     report_tasks = []
