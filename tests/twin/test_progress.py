@@ -8,6 +8,7 @@ from twin import taxonomy
 from twin.progress import (
     PlannedWork,
     earned_schedule_slip,
+    expand_assemblies,
     forecast_finish,
     percent_complete,
     planned_percent,
@@ -142,3 +143,13 @@ def test_schedule_progress_reports_summary_tasks_over_their_childrens_elements()
     assert got["B"].actual_pct == 50.0 and got["B"].planned_pct == 60.0
     # 25 % on 4 March, 75 % on 8 March: 12.5 % a day, so the last 25 % takes 2 days.
     assert got["P"].forecast_finish == D(2027, 3, 10)
+
+
+def test_an_assembly_counts_through_its_parts_once():
+    parts = {"stair": ("flight", "railing")}
+    # named with its parts, or alone: the parts count, each once, and the stair itself never
+    assert expand_assemblies(["slab", "stair", "flight", "railing"], parts) == ("slab", "flight", "railing")
+    assert expand_assemblies(["stair", "slab"], parts) == ("flight", "railing", "slab")
+    assert expand_assemblies(["roof"], parts) == ("roof",)  # no tracked parts: stays as it is
+    stages = {"slab": ("slab", 1), "flight": ("stair", 1), "railing": ("railing", 1), "stair": ("stair", 0)}
+    assert percent_complete(expand_assemblies(["slab", "stair", "flight", "railing"], parts), stages) == 1.0

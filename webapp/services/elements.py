@@ -33,6 +33,7 @@ from webapp.models import (
 from webapp.services import assemblies
 from webapp.services.reports import project_state
 from webapp.services.schedules import current_schedule
+from webapp.services.seen import seen_column, status_seen
 
 #: Status → (label, colour). Order is the legend's.
 STATUSES: dict[str, tuple[str, str]] = {
@@ -62,8 +63,8 @@ def classify_status(
     """The status of one element: ``stage`` None means no status row; ``due`` its latest task finish.
 
     seen: whether a capture saw it (installed or absent: ``first_seen`` set) or a reviewer decided
-    its stage (:func:`seen_column`); None infers it from ``stage`` (a status row means seen), for
-    callers that only have stages. Only a seen element can be "not started" or "late"."""
+    its stage (:mod:`webapp.services.seen`); None infers it from ``stage`` (a status row means
+    seen), for callers that only have stages. Only a seen element can be "not started" or "late"."""
     if tracked_class is None or tracked_class not in taxonomy.BY_NAME:
         return "untracked"
     if needs_review:
@@ -76,16 +77,6 @@ def classify_status(
     if due is not None and due < today:
         return "late"
     return "in_progress" if stage else "not_started"
-
-
-def seen_column():
-    """SQL: whether an ``element_status`` row (outer-joined, so possibly NULL) says the element
-    was seen: a capture saw it (``first_seen``), a reviewer set its stage, or it reached a stage."""
-    return sa.case(
-        (sa.or_(ElementStatus.first_seen.is_not(None), ElementStatus.reviewed_stage.is_not(None),
-                ElementStatus.stage > 0), sa.true()),
-        else_=sa.false(),
-    )
 
 
 def combine_part_statuses(statuses: list[str]) -> str:
@@ -406,8 +397,7 @@ def element_detail(
             status.needs_review if status else None,
             due,
             today,
-            seen=status is not None and (status.first_seen is not None or status.reviewed_stage is not None
-                                         or status.stage > 0),
+            seen=status_seen(status),
         ),
     }
 

@@ -20,6 +20,7 @@ from twin.progress import (
     planned_series,
     rollup,
     s_curve,
+    seen_share,
     task_progress,
 )
 from twin.quantities import task_quantities
@@ -35,6 +36,7 @@ from webapp.models import (
     TaskElement,
 )
 from webapp.services.assemblies import assembly_parts
+from webapp.services.seen import seen_column
 from webapp.services.twins import current_revision, get_project, revision_ifc_path
 
 
@@ -127,8 +129,10 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     tracked = {gid: cls for gid, cls, _ in element_rows}
     storey_of = {gid: storey for gid, _, storey in element_rows}
     quantities = _quantities(session, revision.id, version)
-    stage_now = dict(session.execute(select(ElementStatus.global_id, ElementStatus.stage).where(
-        ElementStatus.project_id == project.id)).all())
+    status_rows = session.execute(select(ElementStatus.global_id, ElementStatus.stage, seen_column()).where(
+        ElementStatus.project_id == project.id)).all()
+    stage_now = {gid: stage for gid, stage, _ in status_rows}
+    seen = {gid for gid, _, was_seen in status_rows if was_seen}  # unknown is not late: see docs/progress.md
     stages = {gid: (tracked.get(gid), stage_now.get(gid, 0)) for gid in tracked}
     links: dict[int, list[str]] = defaultdict(list)
     for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task).where(
@@ -145,7 +149,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         task_history = [(day, percent_complete(elements, snapshot, quantities.get(task.id)))
                         for day, snapshot in history]
         numbers = task_progress(task.key, task.planned_start, task.planned_finish, elements, stages, date,
-                                history=task_history, quantities=quantities.get(task.id))
+                                history=task_history, quantities=quantities.get(task.id), seen=seen)
         storeys = {storey_of.get(g) for g in elements}
         storey = storeys.pop() if len(storeys) == 1 else None
         report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade, "storey": storey,
@@ -153,6 +157,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
                              "planned_finish": task.planned_finish.isoformat(),
                              "planned_pct": round(100 * numbers.planned, 1), "actual_pct": round(100 * numbers.actual, 1),
                              "slip_days": numbers.slip_days, "status": numbers.status, "elements": numbers.elements,
+                             "seen_pct": round(100 * numbers.seen, 1),
                              "forecast_finish": numbers.forecast_finish.isoformat() if numbers.forecast_finish else None})
         work = (PlannedWork(task.planned_start, task.planned_finish), elements)
         by_storey[storey or "several storeys"].append(work)
@@ -160,7 +165,9 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
 
     def group(items):
         planned, actual, slip = rollup(items, stages, date)
-        return {"planned_pct": round(100 * planned, 1), "actual_pct": round(100 * actual, 1), "slip_days": slip}
+        known = seen_share([g for _, e in items for g in e], seen)
+        return {"planned_pct": round(100 * planned, 1), "actual_pct": round(100 * actual, 1), "slip_days": slip,
+                "seen_pct": round(100 * known, 1)}
 
     all_work = [w for items in by_trade.values() for w in items]
     curve = s_curve(all_work, [*history, (date, stages)])
