@@ -62,7 +62,7 @@ def test_a_schedule_naming_unknown_elements_is_refused_whole_unless_lenient(runn
     assert db_session.scalar(select(func.count()).select_from(TaskElement)) == 0
 
 
-def test_progress_before_anything_is_seen_is_nothing_done_and_not_observed_rather_than_behind(runner, project):
+def test_progress_before_anything_is_seen_is_nothing_done_and_not_observed_not_behind(runner, project):
     runner.invoke(args=["schedule", "import", str(project), "--project", "p"])
     result = runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15", "--json"])
     assert result.exit_code == 0, result.stderr
@@ -86,8 +86,8 @@ def test_a_task_seen_absent_past_its_plan_is_behind(runner, db_session, project)
         db_session.add(ElementStatus(project_id=project_id, global_id=gid, stage=0, first_seen=walked,
                                      last_seen=walked))
     db_session.commit()
-    report = json.loads(runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15", "--json"]).stdout)
-    structure = next(t for t in report["tasks"] if t["name"].startswith("structure"))
+    result = runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15", "--json"])
+    structure = next(t for t in json.loads(result.stdout)["tasks"] if t["name"].startswith("structure"))
     assert structure["status"] == "behind" and 0 < structure["seen_pct"] < 100
 
 

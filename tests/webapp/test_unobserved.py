@@ -8,13 +8,14 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
 from twin import taxonomy
 from twin.generate import generate_building
 from webapp.models import Capture, Element, Frame, Observation, Project, Storey, Task, TaskElement
 from webapp.services import elements as element_service
 from webapp.services.processing import refuse
+from webapp.services.reports import progress_report
 from webapp.services.schedules import current_schedule, project_progress
 from webapp.services.twins import current_revision
 
@@ -50,15 +51,16 @@ def _walk(session, storey: str, seen: dict[str, list[tuple[str, int, float]]], k
     session.flush()
     frames = []
     for index in range(max(len(v) for v in seen.values())):
-        frame = Frame(capture_id=capture.id, index=index, file=f"f{index}.jpg", sha256=f"{key}-{index}".ljust(64, "0"),
-                      taken_at=at + dt.timedelta(seconds=index), width=64, height=32, pose_prior=[0.0] * 6)
+        frame = Frame(capture_id=capture.id, index=index, file=f"f{index}.jpg",
+                      sha256=f"{key}-{index}".ljust(64, "0"), taken_at=at + dt.timedelta(seconds=index),
+                      width=64, height=32, pose_prior=[0.0] * 6)
         session.add(frame)
         frames.append(frame)
     session.flush()
     for gid, claims in seen.items():
         for frame, (kind, stage, confidence) in zip(frames, claims, strict=False):
-            session.add(Observation(project_id=project.id, frame_id=frame.id, global_id=gid, kind=kind, stage=stage,
-                                    confidence=confidence))
+            session.add(Observation(project_id=project.id, frame_id=frame.id, global_id=gid, kind=kind,
+                                    stage=stage, confidence=confidence))
     session.flush()
     classes = dict(session.execute(select(Element.global_id, Element.tracked_class).where(
         Element.revision_id == revision.id, Element.global_id.in_(list(seen)))).all())
@@ -75,7 +77,8 @@ def _signed_in(app):
     client = app.test_client()
     page = client.get("/auth/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-    response = client.post("/auth/login", data={"email": "v@x.org", "password": PASSWORD, "csrf_token": token})
+    response = client.post("/auth/login",
+                           data={"email": "v@x.org", "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302
     return client
 
@@ -99,15 +102,17 @@ def test_classify_status_says_unobserved_for_an_unseen_element_whatever_its_due_
     assert element_service.classify_status("column", 0, False, past, today) == "late"
 
 
-def test_an_element_only_ever_not_visible_is_unobserved_and_not_late_a_seen_absent_one_is_late(site, db_session):
+def test_only_ever_not_visible_is_unobserved_and_never_late_seen_absent_past_due_is_late(site, db_session):
     hidden, absent, never = (_gid(db_session, n) for n in ("C 0-0 L0", "C 0-1 L0", "C 1-0 L0"))
     _walk(db_session, "Level 0", {hidden: NOT_VISIBLE, absent: ABSENT}, "w1")
     project = db_session.scalar(select(Project).where(Project.name == "p"))
     revision = current_revision(db_session, project)
-    storey = db_session.scalar(select(Storey.id).where(Storey.revision_id == revision.id, Storey.name == "Level 0"))
+    storey = db_session.scalar(select(Storey.id).where(Storey.revision_id == revision.id,
+                                                       Storey.name == "Level 0"))
     statuses = element_service.element_statuses(db_session, project, revision, storey)
     # every one of them is past due (the precondition of "late")
-    due = db_session.scalar(select(Task.planned_finish).join(TaskElement).where(TaskElement.global_id == hidden))
+    due = db_session.scalar(select(Task.planned_finish).join(TaskElement)
+                            .where(TaskElement.global_id == hidden))
     assert due < dt.date.today()
     assert statuses[hidden] == "unobserved"
     assert statuses[never] == "unobserved"
@@ -125,13 +130,14 @@ def test_each_storey_shows_when_it_was_last_walked_and_its_coverage(site, db_ses
     project = db_session.scalar(select(Project).where(Project.name == "p"))
     revision = current_revision(db_session, project)
     storeys = {s.name: s for s in revision.storeys}
-    shaped = {name: db_session.query(Element).filter(Element.storey_id == s.id, Element.triangles > 0,
-                                                      Element.physical).count() for name, s in storeys.items()}
+    shaped = {name: db_session.scalar(select(func.count()).select_from(Element).where(
+        Element.storey_id == s.id, Element.triangles > 0, Element.physical)) for name, s in storeys.items()}
     coverage = element_service.storey_coverage(db_session, project, revision)
     level0, level1 = coverage[storeys["Level 0"].id], coverage[storeys["Level 1"].id]
     assert (level0["seen"], level0["elements"]) == (2, shaped["Level 0"])
     assert level0["coverage"] == pytest.approx(2 / shaped["Level 0"])
-    assert level0["last_walked"] == WALKED + dt.timedelta(seconds=2)  # the walk's last frame that saw an element
+    # last walked: the walk's last frame that saw one of its elements
+    assert level0["last_walked"] == WALKED + dt.timedelta(seconds=2)
     assert (level1["seen"], level1["elements"], level1["last_walked"]) == (0, shaped["Level 1"], None)
 
     client = _signed_in(site)
@@ -143,7 +149,8 @@ def test_each_storey_shows_when_it_was_last_walked_and_its_coverage(site, db_ses
     plan = client.get(f"/projects/{project.id}/storeys/{storeys['Level 0'].id}/plan").get_data(as_text=True)
     assert re.search(r'<p id="coverage" class="muted"><span class="walked">' + re.escape(walked_text), plan)
     body = client.get(f"/projects/{project.id}/storeys/{storeys['Level 1'].id}/status.json").get_json()
-    assert body["coverage"] == {"elements": shaped["Level 1"], "seen": 0, "coverage": 0.0, "last_walked": None}
+    assert body["coverage"] == {"elements": shaped["Level 1"], "seen": 0, "coverage": 0.0,
+                                "last_walked": None}
     assert set(body["elements"].values()) == {"unobserved"}  # never walked: nothing is late
 
 
@@ -171,6 +178,24 @@ def test_a_stair_takes_its_status_from_its_parts_and_its_task_reaches_100_percen
     assert stair_status() == "installed"
     assert element_service.element_detail(db_session, project, revision, stair)["status"] == "installed"
     assert numbers()["actual_pct"] == 100.0 and numbers()["status"] == "complete"
+
+
+def test_a_never_walked_storeys_task_is_not_observed_until_a_walk_sees_it_absent(site, db_session):
+    """The stored report follows a walk that changed no stage, only what is seen."""
+    project = db_session.scalar(select(Project).where(Project.name == "p"))
+    version = current_schedule(db_session, project.id)
+    task = db_session.scalar(select(Task).where(Task.schedule_id == version.id, Task.name == "structure L1"))
+    linked = list(db_session.scalars(select(TaskElement.global_id).where(TaskElement.task_id == task.id)))
+
+    def numbers():
+        return next(t for t in progress_report(db_session, project)["tasks"] if t["id"] == task.key)
+
+    before = numbers()
+    assert (before["status"], before["seen_pct"], before["actual_pct"]) == ("not observed", 0.0, 0.0)
+    _walk(db_session, "Level 1", {g: ABSENT for g in linked}, "w1")
+    after = numbers()
+    assert (after["status"], after["seen_pct"], after["actual_pct"]) == ("behind", 100.0, 0.0)
+    assert after["slip_days"] > 0
 
 
 def test_combine_part_statuses():
