@@ -198,6 +198,24 @@ def test_a_never_walked_storeys_task_is_not_observed_until_a_walk_sees_it_absent
     assert after["slip_days"] > 0
 
 
+def test_a_volume_weighted_task_naming_only_the_stair_weighs_its_parts(site, runner, db_session, tmp_path):
+    stair, flight, railing = (_gid(db_session, n) for n in ("Stair L0", "Flight L0", "Railing L0"))
+    plan = tmp_path / "plan.csv"
+    plan.write_text("id,name,planned_start,planned_finish,elements,weight_basis\n"
+                    f"S,Stair,2026-01-05,2026-01-09,{stair},volume\n")
+    assert runner.invoke(args=["schedule", "import", str(plan), "--project", "p"]).exit_code == 0
+
+    def numbers():
+        (task,) = project_progress(db_session, "p")["tasks"]
+        return task
+
+    assert (numbers()["elements"], numbers()["actual_pct"], numbers()["status"]) == (2, 0.0, "not observed")
+    _walk(db_session, "Level 0", {flight: INSTALLED, railing: ABSENT}, "w1", WALKED - dt.timedelta(days=7))
+    assert 50.0 < numbers()["actual_pct"] < 100.0  # the flight's steps outweigh the railing's band
+    _walk(db_session, "Level 0", {railing: INSTALLED}, "w2")
+    assert numbers()["actual_pct"] == 100.0
+
+
 def test_combine_part_statuses():
     combine = element_service.combine_part_statuses
     assert combine(["installed", "installed"]) == "installed"

@@ -196,13 +196,15 @@ def _weekly(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _quantities(session: Session, revision_id: int, version: ScheduleVersion) -> dict[int, dict[str, float]]:
-    """Per quantity-weighted task (area, volume, length): GlobalId → quantity of its elements."""
+    """Per quantity-weighted task (area, volume, length): GlobalId → quantity of its elements and
+    of the parts of the assemblies it names (which count in its place)."""
     weighted = {t.id: t.weight_basis for t in version.tasks if t.weight_basis and t.weight_basis != "count"}
     if not weighted:
         return {}
     rows = session.execute(select(TaskElement.task_id, Element.global_id, Element.properties, Element.min_x,
                                   Element.min_y, Element.min_z, Element.max_x, Element.max_y, Element.max_z)
-                           .join(Element, (Element.global_id == TaskElement.global_id)
+                           .join(Element, ((Element.global_id == TaskElement.global_id)
+                                           | (Element.assembly_global_id == TaskElement.global_id))
                                  & (Element.revision_id == revision_id))
                            .where(TaskElement.task_id.in_(weighted))).all()
     per_task: dict[int, dict] = defaultdict(dict)
