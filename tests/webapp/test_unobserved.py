@@ -148,6 +148,11 @@ def test_each_storey_shows_when_it_was_last_walked_and_its_coverage(site, db_ses
     assert f"never walked · 0% seen (0 of {shaped['Level 1']})" in overview
     plan = client.get(f"/projects/{project.id}/storeys/{storeys['Level 0'].id}/plan").get_data(as_text=True)
     assert re.search(r'<p id="coverage" class="muted"><span class="walked">' + re.escape(walked_text), plan)
+    report = {c["storey"]: c for c in project_progress(db_session, "p")["coverage"]}
+    assert report["Level 0"] == {"storey": "Level 0", "elements": shaped["Level 0"], "seen": 2,
+                                 "seen_pct": round(200 / shaped["Level 0"], 1),
+                                 "last_walked": (WALKED + dt.timedelta(seconds=2)).isoformat()}
+    assert (report["Level 1"]["seen"], report["Level 1"]["last_walked"]) == (0, None)
     body = client.get(f"/projects/{project.id}/storeys/{storeys['Level 1'].id}/status.json").get_json()
     assert body["coverage"] == {"elements": shaped["Level 1"], "seen": 0, "coverage": 0.0,
                                 "last_walked": None}

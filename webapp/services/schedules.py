@@ -184,7 +184,20 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
                     for d, p, a in curve],
         "planned_curve": [{"date": d.isoformat(), "planned_pct": round(100 * float(p), 1)}
                           for d, p in zip(planned_days, planned)],
+        "coverage": _coverage(session, project, revision),
     }
+
+
+def _coverage(session: Session, project, revision) -> list[dict]:
+    """Per storey, lowest first: its elements with geometry, how many any capture has seen, that
+    share in percent, and when it was last walked (ISO 8601 or None)."""
+    from webapp.services.elements import storey_coverage  # elements imports this module
+
+    coverage = storey_coverage(session, project, revision)
+    return [{"storey": storey.name, "elements": c["elements"], "seen": c["seen"],
+             "seen_pct": None if c["coverage"] is None else round(100 * c["coverage"], 1),
+             "last_walked": c["last_walked"].isoformat() if c["last_walked"] else None}
+            for storey in revision.storeys if (c := coverage.get(storey.id))]
 
 
 def _weekly(first: dt.date, last: dt.date) -> list[dt.date]:
