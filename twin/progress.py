@@ -16,12 +16,18 @@ planned start day to the end of its planned finish day.
 * **Forecast finish**: from the production rate over the recent window of the progress history;
   never before the last observation; none while too little is done or produced to measure a rate
   (:func:`forecast` says why).
+* **Unobserved elements** (no capture has seen them) count as not done: percent complete is what
+  has been seen installed, a lower bound while coverage is partial. The *seen share*
+  (:func:`seen_share`) says how much of a task is known; a task none of whose elements has been
+  seen is "not observed", never "behind".
+* **Assemblies** without geometry (an IfcStair whose flight and railing carry the shapes) count
+  through their parts, once (:func:`expand_assemblies`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -51,6 +57,31 @@ def percent_complete(elements: Iterable[str], stages: ElementStages,
         total += weight
         done += weight * element_weight(tracked, stage)
     return done / total if total > 0 else 0.0
+
+
+def seen_share(elements: Iterable[str], seen: Collection[str],
+               quantities: Mapping[str, float] | None = None) -> float:
+    """Weighted share of ``elements`` that some capture has seen (installed or absent), in [0, 1]
+    (1 for no elements); weighted like :func:`percent_complete`."""
+    total = known = 0.0
+    for gid in elements:
+        weight = float(quantities.get(gid, 0.0)) if quantities else 1.0
+        total += weight
+        known += weight if gid in seen else 0.0
+    return known / total if total > 0 else 1.0
+
+
+def expand_assemblies(elements: Iterable[str], parts: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """``elements`` with each assembly in ``parts`` (assembly GlobalId → its tracked parts'
+    GlobalIds) replaced by its parts, each element once, in first-named order.
+
+    A task naming a stair and its flight and railing counts the flight and the railing; one naming
+    only the stair counts them too. An assembly without parts in ``parts`` stays as it is."""
+    out: dict[str, None] = {}
+    for gid in elements:
+        for member in parts.get(gid) or (gid,):
+            out[member] = None
+    return tuple(out)
 
 
 #: The working week when ``working_days=True``: Monday to Friday (numpy's busday weekmask).
@@ -209,7 +240,8 @@ def forecast_finish(history: Sequence[tuple[dt.date, float]], window_days: int =
 class TaskProgress:
     """A task's numbers on a date. ``planned``/``actual``: shares in [0, 1]; ``slip_days``:
     calendar days, positive when behind; ``forecast_finish``: a date or None; ``elements``: how
-    many elements the task installs."""
+    many elements the task installs; ``seen``: the share of them some capture has seen
+    (:func:`seen_share`)."""
 
     task: str
     planned: float
@@ -218,6 +250,7 @@ class TaskProgress:
     forecast_finish: dt.date | None
     status: str
     elements: int
+    seen: float = 1.0
 
     @property
     def planned_pct(self) -> float:
@@ -234,10 +267,13 @@ class TaskProgress:
 STATUS_SLIP_DAYS = 1.0
 
 
-def task_status(planned: float, actual: float, slip_days: float) -> str:
-    """"complete", "not started" (nothing done, nothing planned yet), "behind", "ahead" or "on track"."""
+def task_status(planned: float, actual: float, slip_days: float, seen: float = 1.0) -> str:
+    """"complete", "not observed" (none of its elements seen yet: unknown is not late), "not
+    started" (nothing done, nothing planned yet), "behind", "ahead" or "on track"."""
     if actual >= 1.0 - _EPS:
         return "complete"
+    if seen <= 0.0:
+        return "not observed"
     if actual <= 0.0 and planned <= 0.0:
         return "not started"
     if slip_days >= STATUS_SLIP_DAYS:
@@ -250,17 +286,21 @@ def task_status(planned: float, actual: float, slip_days: float) -> str:
 def task_progress(task_id: str, start: dt.date, finish: dt.date, elements: Sequence[str], stages: ElementStages,
                   today: dt.date, history: Sequence[tuple[dt.date, float]] = (),
                   quantities: Mapping[str, float] | None = None, working_days: bool = False,
-                  holidays: Sequence[dt.date] = (), window_days: int = 21) -> TaskProgress:
+                  holidays: Sequence[dt.date] = (), window_days: int = 21,
+                  seen: Collection[str] | None = None) -> TaskProgress:
     """All numbers of one task at the end of ``today``.
 
     history: earlier (date, percent complete as a share) observations of this task, for the
-    forecast. A complete task has no slip."""
+    forecast. seen: the GlobalIds some capture has seen (None: all of them). A complete task has
+    no slip."""
     actual = percent_complete(elements, stages, quantities)
     planned = planned_percent(start, finish, today, working_days, holidays)
     slip = 0.0 if actual >= 1.0 - _EPS else earned_schedule_slip(
         [PlannedWork(start, finish)], actual, today, working_days, holidays)
     forecast = forecast_finish([*history, (today, actual)], window_days)
-    return TaskProgress(task_id, planned, actual, slip, forecast, task_status(planned, actual, slip), len(elements))
+    known = 1.0 if seen is None else seen_share(elements, seen, quantities)
+    return TaskProgress(task_id, planned, actual, slip, forecast, task_status(planned, actual, slip, known),
+                        len(elements), known)
 
 
 class Rollup(NamedTuple):

@@ -11,6 +11,7 @@ from twin.progress import (
     NO_FORECAST_TOO_LITTLE,
     PlannedWork,
     earned_schedule_slip,
+    expand_assemblies,
     forecast,
     forecast_finish,
     percent_complete,
@@ -166,3 +167,13 @@ def test_a_forecast_with_enough_production_extrapolates_the_recent_rate():
     assert got.reason is None and got.finish == D(2026, 12, 3)
     at_the_threshold = forecast([(D(2026, 10, 1), MIN_FORECAST_DONE - 0.05), (D(2026, 10, 8), MIN_FORECAST_DONE)])
     assert at_the_threshold.finish is not None
+
+
+def test_an_assembly_counts_through_its_parts_once():
+    parts = {"stair": ("flight", "railing")}
+    # named with its parts, or alone: the parts count, each once, and the stair itself never
+    assert expand_assemblies(["slab", "stair", "flight", "railing"], parts) == ("slab", "flight", "railing")
+    assert expand_assemblies(["stair", "slab"], parts) == ("flight", "railing", "slab")
+    assert expand_assemblies(["roof"], parts) == ("roof",)  # no tracked parts: stays as it is
+    stages = {"slab": ("slab", 1), "flight": ("stair", 1), "railing": ("railing", 1), "stair": ("stair", 0)}
+    assert percent_complete(expand_assemblies(["slab", "stair", "flight", "railing"], parts), stages) == 1.0

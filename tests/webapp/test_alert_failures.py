@@ -103,8 +103,9 @@ def twilio(app):
 
 
 @pytest.fixture
-def site(runner, tmp_path):
-    """A generated building with its schedule and a slip rule on structure: one task breaches at NOW."""
+def site(runner, db_session, tmp_path):
+    """A generated building with its schedule, seen absent, and a slip rule on structure: one task
+    breaches at NOW."""
     path = tmp_path / "b.ifc"
     generate_building(path, storeys=1, seed=5)
     for args in (["ingest", str(path), "--project", "p"], ["schedule", "import", str(path), "--project", "p"],
@@ -112,7 +113,21 @@ def site(runner, tmp_path):
                   "--trade", "structure"]):
         result = runner.invoke(args=args)
         assert result.exit_code == 0, result.stderr
+    seen_absent(db_session)
     return path
+
+
+def seen_absent(db_session) -> None:
+    """Every element seen absent by a walk before the schedule started: behind once due (an element
+    never seen is "not observed", never behind)."""
+    from webapp.models import Element, ElementStatus, Project
+
+    project_id = db_session.scalar(select(Project.id).where(Project.name == "p"))
+    walked = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    for gid in db_session.scalars(select(Element.global_id).where(Element.triangles > 0)):
+        db_session.add(ElementStatus(project_id=project_id, global_id=gid, stage=0, first_seen=walked,
+                                     last_seen=walked))
+    db_session.commit()
 
 
 def cli(runner, *args) -> dict:

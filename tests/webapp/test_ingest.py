@@ -140,3 +140,27 @@ def test_postgresql_has_planner_statistics_of_a_fresh_ingest(runner, db_session,
     analysed = db_session.execute(text("SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
                                        "WHERE relname IN ('elements', 'storeys') AND schemaname = current_schema()"))
     assert dict(analysed.all()) == {"elements": True, "storeys": True}
+
+
+def test_ingest_records_which_elements_are_parts_of_a_shapeless_assembly(runner, db_session, room_ifc):
+    from webapp.services.assemblies import assembly_parts
+
+    result, _ = ingest(runner, room_ifc)
+    assert result.exit_code == 0, result.stderr
+    revision = db_session.scalar(select(ModelRevision))
+    stair, flight = (db_session.scalar(select(Element).where(Element.name == n)) for n in ("Stair", "Flight"))
+    assert stair.triangles == 0 and flight.triangles > 0 and flight.assembly_global_id == stair.global_id
+    assert assembly_parts(db_session, revision) == {stair.global_id: [flight.global_id]}
+
+
+def test_a_real_models_stairs_and_roof_are_assemblies_of_tracked_parts(runner, db_session):
+    from tests.conftest import shared_model
+    from webapp.services.assemblies import assembly_parts
+
+    result, _ = ingest(runner, shared_model("duplex.ifc"))
+    assert result.exit_code == 0, result.stderr
+    revision = db_session.scalar(select(ModelRevision))
+    classes = dict(db_session.execute(select(Element.global_id, Element.ifc_class)).all())
+    parts = assembly_parts(db_session, revision)
+    assert sorted((classes[whole], len(members)) for whole, members in parts.items()) == [
+        ("IfcRoof", 1), ("IfcStair", 5), ("IfcStair", 5)]  # a flight, two railings, two members each

@@ -1,5 +1,6 @@
 """`sitetwin schedule import` and `sitetwin progress` on a generated building, both databases."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -61,16 +62,33 @@ def test_a_schedule_naming_unknown_elements_is_refused_whole_unless_lenient(runn
     assert db_session.scalar(select(func.count()).select_from(TaskElement)) == 0
 
 
-def test_progress_before_anything_is_seen_is_all_behind_plan(runner, project):
+def test_progress_before_anything_is_seen_is_nothing_done_and_not_observed_not_behind(runner, project):
     runner.invoke(args=["schedule", "import", str(project), "--project", "p"])
     result = runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15", "--json"])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["overall"]["actual_pct"] == 0.0 and report["overall"]["planned_pct"] > 50
-    assert report["overall"]["slip_days"] > 0
+    assert report["overall"]["seen_pct"] == 0.0 and report["overall"]["slip_days"] > 0
     structure = next(t for t in report["tasks"] if t["name"].startswith("structure"))
-    assert structure["status"] == "behind" and structure["forecast_finish"] is None
+    assert structure["status"] == "not observed" and structure["seen_pct"] == 0.0
+    assert structure["forecast_finish"] is None
     assert report["s_curve"][-1]["date"] == "2027-02-15"
+
+
+def test_a_task_seen_absent_past_its_plan_is_behind(runner, db_session, project):
+    from webapp.models import Element, ElementStatus, Project
+
+    runner.invoke(args=["schedule", "import", str(project), "--project", "p"])
+    project_id = db_session.scalar(select(Project.id).where(Project.name == "p"))
+    walked = dt.datetime(2027, 2, 8, tzinfo=dt.UTC)
+    columns = db_session.scalars(select(Element.global_id).where(Element.ifc_class == "IfcColumn")).all()
+    for gid in columns:
+        db_session.add(ElementStatus(project_id=project_id, global_id=gid, stage=0, first_seen=walked,
+                                     last_seen=walked))
+    db_session.commit()
+    result = runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15", "--json"])
+    structure = next(t for t in json.loads(result.stdout)["tasks"] if t["name"].startswith("structure"))
+    assert structure["status"] == "behind" and 0 < structure["seen_pct"] < 100
 
 
 def test_a_volume_weighted_task_uses_the_elements_boxes(runner, db_session, project, tmp_path):

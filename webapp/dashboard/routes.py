@@ -127,6 +127,9 @@ def overview(project_id: int):
         .limit(10)
     ).all()
     storeys = element_service.storey_summaries(db.session, revision) if revision else []
+    if revision:
+        storeys = element_service.with_coverage(
+            storeys, element_service.storey_coverage(db.session, project, revision))
     schedule = current_schedule(db.session, project_id)
     to_review = as_of.review_count(db.session, project_id, date)
     return render_template(
@@ -158,8 +161,10 @@ def _storey_page(template: str, storey_id: int) -> str:
     """A page about one storey of the current revision, with the other storeys to switch to."""
     view_date()
     revision, storey = _storey(g.project, storey_id)
-    storeys = element_service.storey_summaries(db.session, revision)
-    return render_template(template, project=g.project, storey=storey, storeys=storeys)
+    storeys = element_service.with_coverage(element_service.storey_summaries(db.session, revision),
+                                            element_service.storey_coverage(db.session, g.project, revision))
+    current = next(s for s in storeys if s["id"] == storey.id)
+    return render_template(template, project=g.project, storey=storey, storeys=storeys, coverage=current)
 
 
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/plan")
@@ -246,12 +251,22 @@ def _storey_status_body(project_id: int, revision: ModelRevision, storey: Storey
         "labels": {k: label for k, (label, _) in element_service.STATUSES.items()},
         "elements": statuses,
         "counts": element_service.status_counts(statuses),
+        "coverage": _coverage_json(element_service.storey_coverage(db.session, g.project, revision)
+                                   .get(storey.id)),
         "frames": [
             {"id": fid, "capture": key, "capture_id": cid, "index": index, "x": pose[0], "y": pose[1]}
             for fid, cid, index, pose, key in frames
             if pose
         ],
     }
+
+
+def _coverage_json(coverage: dict | None) -> dict | None:
+    """A storey's coverage (:func:`element_service.storey_coverage`) as JSON: last walked in ISO 8601."""
+    if coverage is None:
+        return None
+    walked = coverage["last_walked"]
+    return {**coverage, "last_walked": walked.isoformat() if walked else None}
 
 
 @bp.get("/projects/<int:project_id>/storeys/<int:storey_id>/3d")

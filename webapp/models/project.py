@@ -80,6 +80,8 @@ class Element(Base):
         UniqueConstraint("revision_id", "global_id"),
         Index("ix_elements_revision_storey", "revision_id", "storey_id"),
         Index("ix_elements_revision_class", "revision_id", "tracked_class"),
+        # The parts of an assembly (an IfcStair's flight and railing), whose statuses make its own.
+        Index("ix_elements_revision_assembly", "revision_id", "assembly_global_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

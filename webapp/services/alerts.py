@@ -54,8 +54,9 @@ class CheckResult:
 
 
 def breach(rule: AlertRule, task: dict, date: dt.date) -> bool:
-    """Whether ``task`` (a row of :func:`project_progress`) breaks ``rule`` on ``date``."""
-    if task["actual_pct"] >= 100.0:
+    """Whether ``task`` (a row of :func:`project_progress`) breaks ``rule`` on ``date``. A task none
+    of whose elements a capture has seen ("not observed") breaks none: unknown is not late."""
+    if task["actual_pct"] >= 100.0 or task.get("status") == "not observed":
         return False
     if rule.kind == "slip_days":
         return task["slip_days"] >= rule.threshold

@@ -103,16 +103,6 @@ def project_filter(status, project_id: int):
     return status.project_id == project_id if status is ElementStatus else sa.true()
 
 
-def stages_on(session: Session, project_id: int, date: dt.date | None) -> dict[str, int]:
-    """GlobalId → stage believed at the end of ``date`` (the current stages for today or None);
-    elements neither seen nor changed by then are left out (not started)."""
-    status = status_table(project_id, date)
-    query = select(status.global_id, status.stage)
-    if status is ElementStatus:
-        query = query.where(ElementStatus.project_id == project_id)
-    return dict(session.execute(query).all())
-
-
 def statuses_on(session: Session, project_id: int, date: dt.date | None) -> dict[str, tuple[int, bool, bool]]:
     """GlobalId → (stage, needs_review, seen) at the end of ``date`` (see :func:`believed`)."""
     status = status_table(project_id, date)

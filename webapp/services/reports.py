@@ -2,8 +2,9 @@
 
 :func:`webapp.services.schedules.project_progress` walks every element and task; at 150,000
 elements that is seconds, too slow for a page. The report is stored with a key naming what it was
-computed from (the date, the model revision, the schedule version, the last status change), so a
-page reads one row, and the background job that processed a capture recomputes it right away.
+computed from (the date, the model revision, the schedule version, the last status change, the
+processed captures), so a page reads one row, and the background job that processed a capture
+recomputes it right away.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.models import ElementStatusChange, ModelRevision, ProgressReport, Project, ScheduleVersion
+from webapp.models import (
+    Capture,
+    ElementStatusChange,
+    ModelRevision,
+    ProgressReport,
+    Project,
+    ScheduleVersion,
+)
 
 
 def project_state(session: Session, project: Project) -> tuple[int | None, int | None, int]:
@@ -41,7 +49,11 @@ def report_key(session: Session, project: Project, date: dt.date) -> str | None:
     revision, schedule, last_change = project_state(session, project)
     if revision is None or schedule is None:
         return None
-    return f"{date.isoformat()}/r{revision}/s{schedule}/c{last_change}"
+    # A capture that saw elements only absent changes no stage but what is seen (seen_pct, "not
+    # observed" tasks): the processed captures are part of the key.
+    walks, last_walk = session.execute(select(func.count(), func.max(Capture.id)).where(
+        Capture.project_id == project.id, Capture.state == "processed")).one()
+    return f"{date.isoformat()}/r{revision}/s{schedule}/c{last_change}/w{walks}-{last_walk or 0}"
 
 
 #: Reports at past dates by (database, project, report key); bounded, per process.

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 from twin.ifc import file_sha256, open_model
 from twin.progress import (
     PlannedWork,
+    expand_assemblies,
     forecast,
     percent_complete,
     planned_series,
     rollup,
     s_curve,
+    seen_share,
     task_progress,
 )
 from twin.quantities import task_quantities
@@ -33,7 +35,9 @@ from webapp.models import (
     Task,
     TaskElement,
 )
-from webapp.services.as_of import is_past, stages_on
+from webapp.services import as_of
+from webapp.services.assemblies import assembly_parts
+from webapp.services.seen import seen_column
 from webapp.services.twins import current_revision, get_project, revision_ifc_path
 
 
@@ -130,12 +134,18 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     tracked = {gid: cls for gid, cls, _ in element_rows}
     storey_of = {gid: storey for gid, _, storey in element_rows}
     quantities = _quantities(session, revision.id, version)
-    stage_now = stages_on(session, project.id, date)
+    status = as_of.status_table(project.id, date)
+    status_rows = session.execute(select(status.global_id, status.stage, seen_column(status))
+                                  .where(as_of.project_filter(status, project.id))).all()
+    stage_now = {gid: stage for gid, stage, _ in status_rows}
+    seen = {gid for gid, _, was_seen in status_rows if was_seen}  # unknown is not late: see docs/progress.md
     stages = {gid: (tracked.get(gid), stage_now.get(gid, 0)) for gid in tracked}
     links: dict[int, list[str]] = defaultdict(list)
     for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task).where(
             Task.schedule_id == version.id)):
         links[task_id].append(gid)
+    parts = assembly_parts(session, revision)  # a stair counts through its flight and railing, once
+    links = {task_id: list(expand_assemblies(gids, parts)) for task_id, gids in links.items()}
     tasks = [t for t in version.tasks if links.get(t.id)]
     history = _history(session, project.id, tracked, date)
     report_tasks = []
@@ -145,7 +155,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         task_history = [(day, percent_complete(elements, snapshot, quantities.get(task.id)))
                         for day, snapshot in history]
         numbers = task_progress(task.key, task.planned_start, task.planned_finish, elements, stages, date,
-                                history=task_history, quantities=quantities.get(task.id))
+                                history=task_history, quantities=quantities.get(task.id), seen=seen)
         storeys = {storey_of.get(g) for g in elements}
         storey = storeys.pop() if len(storeys) == 1 else None
         report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade, "storey": storey,
@@ -153,6 +163,7 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
                              "planned_finish": task.planned_finish.isoformat(),
                              "planned_pct": round(100 * numbers.planned, 1), "actual_pct": round(100 * numbers.actual, 1),
                              "slip_days": numbers.slip_days, "status": numbers.status, "elements": numbers.elements,
+                             "seen_pct": round(100 * numbers.seen, 1),
                              "forecast_finish": numbers.forecast_finish.isoformat() if numbers.forecast_finish else None})
         work = (PlannedWork(task.planned_start, task.planned_finish), elements)
         by_storey[storey or "several storeys"].append(work)
@@ -160,7 +171,9 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
 
     def group(items):
         planned, actual, slip = rollup(items, stages, date)
-        return {"planned_pct": round(100 * planned, 1), "actual_pct": round(100 * actual, 1), "slip_days": slip}
+        known = seen_share([g for _, e in items for g in e], seen)
+        return {"planned_pct": round(100 * planned, 1), "actual_pct": round(100 * actual, 1), "slip_days": slip,
+                "seen_pct": round(100 * known, 1)}
 
     all_work = [w for items in by_trade.values() for w in items]
     curve = s_curve(all_work, [*history, (date, stages)])
@@ -178,10 +191,23 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
                     for d, p, a in curve],
         "planned_curve": [{"date": d.isoformat(), "planned_pct": round(100 * float(p), 1)}
                           for d, p in zip(planned_days, planned)],
-        "as_of": date.isoformat() if is_past(date) else None,
+        "as_of": date.isoformat() if as_of.is_past(date) else None,
         "forecast": {"finish": outlook.finish.isoformat() if outlook.finish else None,
                      "reason": outlook.reason},
+        "coverage": _coverage(session, project, revision),
     }
+
+
+def _coverage(session: Session, project, revision) -> list[dict]:
+    """Per storey, lowest first: its elements with geometry, how many any capture has seen, that
+    share in percent, and when it was last walked (ISO 8601 or None)."""
+    from webapp.services.elements import storey_coverage  # elements imports this module
+
+    coverage = storey_coverage(session, project, revision)
+    return [{"storey": storey.name, "elements": c["elements"], "seen": c["seen"],
+             "seen_pct": None if c["coverage"] is None else round(100 * c["coverage"], 1),
+             "last_walked": c["last_walked"].isoformat() if c["last_walked"] else None}
+            for storey in revision.storeys if (c := coverage.get(storey.id))]
 
 
 def _weekly(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -193,13 +219,15 @@ def _weekly(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _quantities(session: Session, revision_id: int, version: ScheduleVersion) -> dict[int, dict[str, float]]:
-    """Per quantity-weighted task (area, volume, length): GlobalId → quantity of its elements."""
+    """Per quantity-weighted task (area, volume, length): GlobalId → quantity of its elements and
+    of the parts of the assemblies it names (which count in its place)."""
     weighted = {t.id: t.weight_basis for t in version.tasks if t.weight_basis and t.weight_basis != "count"}
     if not weighted:
         return {}
     rows = session.execute(select(TaskElement.task_id, Element.global_id, Element.properties, Element.min_x,
                                   Element.min_y, Element.min_z, Element.max_x, Element.max_y, Element.max_z)
-                           .join(Element, (Element.global_id == TaskElement.global_id)
+                           .join(Element, ((Element.global_id == TaskElement.global_id)
+                                           | (Element.assembly_global_id == TaskElement.global_id))
                                  & (Element.revision_id == revision_id))
                            .where(TaskElement.task_id.in_(weighted))).all()
     per_task: dict[int, dict] = defaultdict(dict)
