@@ -119,3 +119,14 @@ def build_scheduler(app: Flask, blocking: bool = True):
                       coalesce=True)
     _scheduler = scheduler
     return scheduler
+
+
+def shut_down(scheduler) -> None:
+    """Stop a background ``scheduler`` and close its job stores' database connections, those its
+    thread opened while stopping included: APScheduler disposes of a store's engine before its
+    thread ends, so a last look for due jobs can open a connection nobody would close."""
+    scheduler.shutdown(wait=False)  # joins the scheduler's thread
+    for store in scheduler._jobstores.values():  # APScheduler 3 has no public accessor for them
+        engine = getattr(store, "engine", None)
+        if engine is not None:
+            engine.dispose()

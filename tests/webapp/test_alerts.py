@@ -228,7 +228,7 @@ def test_the_scheduler_keeps_a_daily_check_per_project_in_its_time_zone(app, db_
     from apscheduler.triggers.cron import CronTrigger
 
     from webapp.models import Project
-    from webapp.scheduler import build_scheduler
+    from webapp.scheduler import build_scheduler, shut_down
 
     db_session.execute(Project.__table__.update().values(timezone="Europe/Amsterdam"))
     db_session.commit()
@@ -240,7 +240,7 @@ def test_the_scheduler_keeps_a_daily_check_per_project_in_its_time_zone(app, db_
         assert isinstance(check.trigger, CronTrigger) and str(check.trigger.timezone) == "Europe/Amsterdam"
         assert check.args == ("p",) and "outbox" in jobs
     finally:
-        scheduler.shutdown(wait=False)
+        shut_down(scheduler)
     # The jobs live in the application database: a restarted scheduler finds them there.
     from sqlalchemy import text
 

@@ -5,14 +5,12 @@ database with a short lease, kills one with ``kill -9`` while it processes a cap
 that the capture ends ``processed`` once, on another process, within a minute of the kill, with
 every frame and no duplicate observation."""
 
-import gc
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -84,12 +82,6 @@ def processes(tmp_path):
     started = Processes(tmp_path)
     yield started
     started.stop()
-    # After a PostgreSQL run of these tests the test process leaves one psycopg connection to the
-    # garbage collector (cause not found yet; the workers are other processes): collect it here,
-    # its ResourceWarning silenced, rather than as an error in whichever test comes next.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 def _capture(app, capture_id: int) -> Capture:
