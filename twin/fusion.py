@@ -317,16 +317,6 @@ def _frame_ranks(frame: np.ndarray) -> np.ndarray:
     return rank[inverse.reshape(-1)]
 
 
-def _frame_ranks(frame: np.ndarray) -> np.ndarray:
-    """(m,) int: each frame id's rank among the ids ordered as decimal strings (the reference's
-    tie-break, whose frame ids are strings)."""
-    unique, inverse = np.unique(frame, return_inverse=True)
-    by_text = sorted(range(len(unique)), key=lambda i: str(unique[i]))
-    rank = np.empty(len(unique), dtype=np.int64)
-    rank[by_text] = np.arange(len(unique))
-    return rank[inverse.reshape(-1)]
-
-
 def fuse_arrays(element: np.ndarray, frame: np.ndarray, at: np.ndarray, kind: np.ndarray, stage: np.ndarray,
                 confidence: np.ndarray, final_stage: np.ndarray, reviewed_stage: np.ndarray | None = None
                 ) -> FusedArrays:
