@@ -195,7 +195,7 @@ def _evaluate_timeline(model_path, weeks, walks_per_week, frames, seed, pose_noi
     lines += [f"  week {w['week']:2d} to {w['week_end']}: F1 {w['f1']} stage {w['stage_accuracy']} "
               f"false {w['false_installs_at_week_end']} flagged {w['flagged']} "
               f"{w['percent']} % vs {w['true_percent']} %, slip {w['slip_days']} vs {w['true_slip_days']} d"
-              for w in report["weeks"]]
+              for w in report["per_week"]]
     emit(report, as_json, "\n".join(lines))
 
 

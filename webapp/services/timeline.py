@@ -218,7 +218,7 @@ def score_snapshots(snapshots: Sequence[Snapshot], week_ends: Sequence[Snapshot]
         "percent_error_max": max(errors) if errors else None,
         "coverage": _ratio(int(last.seen.sum()), len(last.seen)) if last is not None else None,
     }
-    return {"weeks": per_week, "overall": overall}
+    return {"per_week": per_week, "overall": overall}
 
 
 def shift_tasks(tasks: Sequence[PlannedTask], days: int) -> list[PlannedTask]:
@@ -352,15 +352,22 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                     state = history.stages_at(date)
                     out = root / "walks" / f"w{week:02d}-{j}"
                     t0 = time.perf_counter()
-                    try:
-                        simulate_capture(
-                            twin, state, storey, out, frames=frames, seed=seed * 1000 + count, width=width,
-                            pose_noise=PoseNoise(position_sigma=pose_noise[0], yaw_sigma_deg=pose_noise[1]),
-                            start_time=dt.datetime.combine(date, dt.time(9 + j % 8), tzinfo=dt.UTC),
-                            render_scene=scene, capture_id=f"timeline-w{week:02d}-{j}")
-                    except ValueError as error:  # no floor to stand on there yet
-                        skipped.append({"week": week, "storey": storey, "date": date.isoformat(),
-                                        "reason": str(error)})
+                    # Where the planned storey has no floor to stand on yet, the team walks the next
+                    # one walked longest ago instead.
+                    others = sorted((s for s in walkable if s not in plan),
+                                    key=lambda s: (last_walked.get(s, -10**6), walkable.index(s)))
+                    for storey in [storey, *others]:
+                        try:
+                            simulate_capture(
+                                twin, state, storey, out, frames=frames, seed=seed * 1000 + count, width=width,
+                                pose_noise=PoseNoise(position_sigma=pose_noise[0], yaw_sigma_deg=pose_noise[1]),
+                                start_time=dt.datetime.combine(date, dt.time(9 + j % 8), tzinfo=dt.UTC),
+                                render_scene=scene, capture_id=f"timeline-w{week:02d}-{j}")
+                            break
+                        except ValueError as error:  # no floor to stand on there yet
+                            reason = str(error)
+                    else:
+                        skipped.append({"week": week, "date": date.isoformat(), "reason": reason})
                         if progress is not None:
                             progress(count)
                         continue
