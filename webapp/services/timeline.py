@@ -356,13 +356,14 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                     # one walked longest ago instead.
                     others = sorted((s for s in walkable if s not in plan),
                                     key=lambda s: (last_walked.get(s, -10**6), walkable.index(s)))
-                    for storey in [storey, *others]:
+                    for candidate in [storey, *others]:
                         try:
                             simulate_capture(
-                                twin, state, storey, out, frames=frames, seed=seed * 1000 + count, width=width,
+                                twin, state, candidate, out, frames=frames, seed=seed * 1000 + count, width=width,
                                 pose_noise=PoseNoise(position_sigma=pose_noise[0], yaw_sigma_deg=pose_noise[1]),
                                 start_time=dt.datetime.combine(date, dt.time(9 + j % 8), tzinfo=dt.UTC),
                                 render_scene=scene, capture_id=f"timeline-w{week:02d}-{j}")
+                            storey = candidate
                             break
                         except ValueError as error:  # no floor to stand on there yet
                             reason = str(error)
