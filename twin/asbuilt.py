@@ -45,7 +45,8 @@ def _days(date: dt.date, epoch: dt.date) -> float:
 
 def stage_timeline(global_ids: Sequence[str], classes: Sequence[str | None], storeys: Sequence[str | None],
                    tasks: Sequence[PlannedTask], seed: int = 0, slip_sigma_days: float = 3.0,
-                   stage_gap_days: float = 7.0, slips: dict[str, float] | None = None) -> tuple[np.ndarray, dt.date]:
+                   stage_gap_days: float = 7.0,
+                   slips: dict[str, float] | None = None) -> tuple[np.ndarray, dt.date]:
     """(N, S) float days since the returned epoch at which each element reaches stage 1..S (inf: never).
 
     S is the most stages any class has; columns beyond an element's last stage are inf. slips:
@@ -80,7 +81,8 @@ def stage_timeline(global_ids: Sequence[str], classes: Sequence[str | None], sto
     return timeline, epoch
 
 
-def stages_at(timeline: np.ndarray, epoch: dt.date, date: dt.date, removals: Removals | None = None) -> np.ndarray:
+def stages_at(timeline: np.ndarray, epoch: dt.date, date: dt.date,
+              removals: Removals | None = None) -> np.ndarray:
     """(N,) int8 stage of every element on ``date`` (end of day); 0 while a removal holds it out."""
     day = _days(date, epoch) + 1.0
     stages = (timeline <= day).sum(axis=1).astype(np.int8)
@@ -157,12 +159,13 @@ def as_built(global_ids: Sequence[str], classes: Sequence[str | None], storeys: 
             slips[task.key] = -float(rng.uniform(*early_days))
         else:
             slips[task.key] = float(rng.normal(0.0, slip_sigma_days)) if slip_sigma_days else 0.0
-    reach, epoch = stage_timeline(global_ids, classes, storeys, tasks, seed=seed, stage_gap_days=stage_gap_days,
-                                  slips=slips)
+    reach, epoch = stage_timeline(global_ids, classes, storeys, tasks, seed=seed,
+                                  stage_gap_days=stage_gap_days, slips=slips)
     reach = reach.copy()
     eligible = np.array([c in REWORK_CLASSES for c in classes], dtype=bool) & np.isfinite(reach[:, 0])
     candidates = np.flatnonzero(eligible)
-    moved = np.sort(rng.choice(candidates, size=int(round(out_of_order_share * len(candidates))), replace=False))
+    moved = np.sort(rng.choice(candidates, size=int(round(out_of_order_share * len(candidates))),
+                               replace=False))
     if len(moved):
         shift = rng.uniform(*out_of_order_days, len(moved)) * rng.choice([-1.0, 1.0], len(moved))
         shift = np.maximum(shift, -reach[moved, 0])  # never before the programme starts
@@ -172,7 +175,8 @@ def as_built(global_ids: Sequence[str], classes: Sequence[str | None], storeys: 
     removed = reach[rows, 0] + rng.uniform(*rework_after_days, len(rows))
     back = rng.uniform(size=len(rows)) < reinstall_share
     reinstalled = np.where(back, removed + rng.uniform(*reinstall_after_days, len(rows)), np.inf)
-    return AsBuilt(epoch, reach, Removals(rows.astype(np.int64), removed, reinstalled), slips, moved.astype(np.int64))
+    return AsBuilt(epoch, reach, Removals(rows.astype(np.int64), removed, reinstalled), slips,
+                   moved.astype(np.int64))
 
 
 def tasks_from_ifc(model, storey_of: dict[str, str | None] | None = None) -> list[PlannedTask]:

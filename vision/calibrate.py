@@ -125,7 +125,8 @@ def reliability(outcomes: Iterable[tuple[str, str, float, bool]],
         for b in range(len(edges) - 1):
             hit = index == b
             if hit.any():
-                rows.append({"bin": f"{edges[b]:.1f}–{edges[b + 1]:.1f}", "confidence": round(float(conf[hit].mean()), 3),
+                rows.append({"bin": f"{edges[b]:.1f}–{edges[b + 1]:.1f}",
+                             "confidence": round(float(conf[hit].mean()), 3),
                              "accuracy": round(float(right[hit].mean()), 3), "claims": int(hit.sum())})
         table[cls] = rows
     return table

@@ -58,7 +58,8 @@ def _programme(storeys=3, walls=40):
             ids += members
             classes += [cls] * count
             levels += [f"L{s}"] * count
-            tasks.append(PlannedTask(f"L{s}-{trade}", day, day + dt.timedelta(days=4), members, trade, f"L{s}"))
+            finish = day + dt.timedelta(days=4)
+            tasks.append(PlannedTask(f"L{s}-{trade}", day, finish, members, trade, f"L{s}"))
             day += dt.timedelta(days=7)
     return ids, classes, levels, tasks
 
@@ -88,8 +89,8 @@ def test_the_as_built_history_is_seeded_and_slips_both_ways():
 
 def test_some_elements_are_built_out_of_order_but_never_the_structure():
     ids, classes, levels, tasks = _programme(walls=100)
-    history = as_built(ids, classes, levels, tasks, seed=1, out_of_order_share=0.05, late_share=0, early_share=0,
-                       slip_sigma_days=0)
+    history = as_built(ids, classes, levels, tasks, seed=1, out_of_order_share=0.05, late_share=0,
+                       early_share=0, slip_sigma_days=0)
     assert len(history.out_of_order) >= 5
     row_of = {g: i for i, g in enumerate(ids)}
     window = {row_of[g]: ((t.start - history.epoch).days, (t.finish - history.epoch).days + 1)
@@ -97,7 +98,8 @@ def test_some_elements_are_built_out_of_order_but_never_the_structure():
     for row in history.out_of_order:
         start, finish = window[row]
         assert classes[row] != "slab"
-        assert history.reach[row, 0] < start - 7 or history.reach[row, 0] > finish + 7 or history.reach[row, 0] == 0
+        day = history.reach[row, 0]
+        assert day < start - 7 or day > finish + 7 or day == 0
     inside = [r for r in range(len(ids)) if r not in set(history.out_of_order.tolist())]
     assert all(window[r][0] <= history.reach[r, 0] <= window[r][1] for r in inside)
 

@@ -44,7 +44,8 @@ def test_a_fitted_table_maps_raw_confidences_to_how_often_claims_are_right(tmp_p
     held = _claims(np.random.default_rng(1), 4000, "wall", "installed", lambda c: 0.5 + 0.6 * (c - 0.5))
     after = calibrate.calibrate([h[0] for h in held], [h[1] for h in held], [h[2] for h in held])
     before = calibrate.reliability(held)["wall"]
-    rows = calibrate.reliability([(h[0], h[1], float(c), h[3]) for h, c in zip(held, after, strict=True)])["wall"]
+    calibrated = [(h[0], h[1], float(c), h[3]) for h, c in zip(held, after, strict=True)]
+    rows = calibrate.reliability(calibrated)["wall"]
     assert sum(r["claims"] for r in rows) == 4000
     assert max(abs(r["confidence"] - r["accuracy"]) for r in before) > 0.1
     assert all(abs(r["confidence"] - r["accuracy"]) < 0.05 for r in rows if r["claims"] > 200)

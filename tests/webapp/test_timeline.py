@@ -1,4 +1,4 @@
-"""`sitetwin evaluate --timeline`: walk planning, the scoring on hand-made cases, and a small run end to end."""
+"""`sitetwin evaluate --timeline`: walk planning, scoring on hand-made cases, a small run end to end."""
 
 import datetime as dt
 import json
@@ -42,8 +42,9 @@ def test_a_week_walks_the_busy_storeys_and_one_walked_longest_ago():
 
 def test_over_weeks_not_every_storey_every_week_but_none_forgotten():
     storeys = [f"L{k}" for k in range(6)]
-    tasks = [PlannedTask(f"t{k}", D(2026, 1, 5) + dt.timedelta(days=7 * k), D(2026, 1, 9) + dt.timedelta(days=7 * k),
-                         ("e",) * 10, "structure", storeys[k % 6]) for k in range(12)]
+    week = dt.timedelta(days=7)
+    tasks = [PlannedTask(f"t{k}", D(2026, 1, 5) + k * week, D(2026, 1, 9) + k * week, ("e",) * 10, "frame",
+                         storeys[k % 6]) for k in range(12)]
     last, walked = {}, []
     for week in range(12):
         start = D(2026, 1, 5) + dt.timedelta(days=7 * week)

@@ -75,7 +75,8 @@ def plan_week(storeys: Sequence[str], activity: Mapping[str, int], last_walked: 
     """
     if not storeys or walks < 1:
         return []
-    busy = sorted((s for s in storeys if activity.get(s, 0) > 0), key=lambda s: (-activity[s], storeys.index(s)))
+    busy = sorted((s for s in storeys if activity.get(s, 0) > 0),
+                  key=lambda s: (-activity[s], storeys.index(s)))
     by_age = sorted(storeys, key=lambda s: (last_walked.get(s, -10**6), storeys.index(s)))
     rotation_slots = 1 if walks >= 2 else int(week % 3 == 2)
     chosen = busy[: max(walks - rotation_slots, 0)]
@@ -223,7 +224,8 @@ def score_snapshots(snapshots: Sequence[Snapshot], week_ends: Sequence[Snapshot]
 
 def shift_tasks(tasks: Sequence[PlannedTask], days: int) -> list[PlannedTask]:
     delta = dt.timedelta(days=days)
-    return [PlannedTask(t.key, t.start + delta, t.finish + delta, t.elements, t.trade, t.storey) for t in tasks]
+    return [PlannedTask(t.key, t.start + delta, t.finish + delta, t.elements, t.trade, t.storey)
+            for t in tasks]
 
 
 def write_schedule_csv(tasks: Sequence[PlannedTask], path: Path) -> Path:
@@ -291,14 +293,15 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
             first_monday = monday(min(t.start for t in tasks))
             target = monday(today) - dt.timedelta(days=7 * (weeks + 1))
             tasks = shift_tasks(tasks, (target - first_monday).days)
-            import_schedule(session, root / "data", "timeline", write_schedule_csv(tasks, root / "schedule.csv"))
+            import_schedule(session, root / "data", "timeline",
+                            write_schedule_csv(tasks, root / "schedule.csv"))
             tracked = [e.tracked_class if e.physical else None for e in twin.elements]
             history = as_built(twin.global_ids, tracked, [e.storey for e in twin.elements], tasks, seed=seed)
             rows = session.execute(select(Element.global_id, Element.tracked_class, Element.triangles)
                                    .where(Element.revision_id == revision.id, Element.physical)).all()
             geometry = {gid for gid, cls, tri in rows if cls and tri}
-            scored = np.array([i for i, e in enumerate(twin.elements) if tracked[i] and e.global_id in geometry],
-                              dtype=np.int64)
+            scored = np.array([i for i, e in enumerate(twin.elements)
+                               if tracked[i] and e.global_id in geometry], dtype=np.int64)
             if not len(scored):
                 raise ValueError(f"{model_path.name}: no tracked element with geometry to score")
             scored_ids = [twin.global_ids[i] for i in scored]
@@ -347,7 +350,8 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                 week_start = start_monday + dt.timedelta(days=7 * week)
                 activity = storey_activity(tasks, week_start, week_start + dt.timedelta(days=6))
                 plan = plan_week(walkable, activity, last_walked, walks_per_week, week)
-                for j, (storey, date) in enumerate(zip(plan, walk_days(week_start, walks_per_week), strict=True)):
+                dates = walk_days(week_start, walks_per_week)
+                for j, (storey, date) in enumerate(zip(plan, dates, strict=True)):
                     count += 1
                     state = history.stages_at(date)
                     out = root / "walks" / f"w{week:02d}-{j}"
@@ -359,8 +363,9 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                     for candidate in [storey, *others]:
                         try:
                             simulate_capture(
-                                twin, state, candidate, out, frames=frames, seed=seed * 1000 + count, width=width,
-                                pose_noise=PoseNoise(position_sigma=pose_noise[0], yaw_sigma_deg=pose_noise[1]),
+                                twin, state, candidate, out, frames=frames, seed=seed * 1000 + count,
+                                width=width, pose_noise=PoseNoise(position_sigma=pose_noise[0],
+                                                                  yaw_sigma_deg=pose_noise[1]),
                                 start_time=dt.datetime.combine(date, dt.time(9 + j % 8), tzinfo=dt.UTC),
                                 render_scene=scene, capture_id=f"timeline-w{week:02d}-{j}")
                             storey = candidate
