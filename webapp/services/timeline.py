@@ -356,9 +356,9 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                     state = history.stages_at(date)
                     out = root / "walks" / f"w{week:02d}-{j}"
                     t0 = time.perf_counter()
-                    # Where the planned storey has no floor to stand on yet, the team walks the next
-                    # one walked longest ago instead.
-                    others = sorted((s for s in walkable if s not in plan),
+                    # Where the planned storey has no floor to stand on yet, the team walks the one
+                    # walked longest ago that is not walked this week instead.
+                    others = sorted((s for s in walkable if s not in plan and last_walked.get(s) != week),
                                     key=lambda s: (last_walked.get(s, -10**6), walkable.index(s)))
                     for candidate in [storey, *others]:
                         try:
