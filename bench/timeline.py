@@ -88,6 +88,7 @@ def doc_lines(results, args) -> list[str]:
             f" | {_fmt(o['latency_median_days'], 1)} | {_fmt(o['latency_p90_days'], 1)} | "
             f"{o['flags_raised']} ({o['flags_right']}) | {_fmt(o['percent_error_max'], 1)} | "
             f"{r['seconds'] / 60:.1f} |")
+    lines += ["", *_targets(results)]
     for label, r in results:
         if "error" in r:
             continue
@@ -105,6 +106,27 @@ def doc_lines(results, args) -> list[str]:
                          f"{w['false_installs_at_week_end']} | {w['flagged']} | {_fmt(w['percent'], 1)} | "
                          f"{_fmt(w['true_percent'], 1)} | {_fmt(w['slip_days'], 1)} | "
                          f"{_fmt(w['true_slip_days'], 1)} |")
+    return lines
+
+
+def _targets(results) -> list[str]:
+    """Issue #23's acceptance targets against the generated building's row."""
+    lines = []
+    for label, r in results:
+        if "error" in r or not label.startswith("generated"):
+            continue
+        o = r["overall"]
+        share = o["persisting_false_install_share"]
+        checks = [("F1 ≥ 0.97", o["f1"], o["f1"] is not None and o["f1"] >= 0.97),
+                  ("persisting false installs ≤ 1 % of element-weeks", f"{100 * (share or 0):.2f} %",
+                   share is not None and share <= 0.01),
+                  ("median latency ≤ 7 days", o["latency_median_days"],
+                   o["latency_median_days"] is not None and o["latency_median_days"] <= 7),
+                  ("project percent within 2 points of the truth every week", o["percent_error_max"],
+                   o["percent_error_max"] is not None and o["percent_error_max"] <= 2)]
+        lines.append(f"Against issue #23's targets ({label}): "
+                     + "; ".join(f"{name}: {value}, **{'met' if ok else 'not met'}**" for name, value, ok in checks)
+                     + ".")
     return lines
 
 
