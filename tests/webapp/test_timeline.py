@@ -155,6 +155,7 @@ def test_a_short_timeline_runs_through_the_upload_path_and_reports_consistently(
         assert 0 <= w["percent"] <= 100 and 0 <= w["true_percent"] <= 100
         assert w["percent_error"] == round(w["percent"] - w["true_percent"], 1)
     assert overall["percent_error_max"] == max(abs(w["percent_error"]) for w in weeks)
+    assert overall["slip_error_max_days"] == max(abs(w["slip_error_days"]) for w in weeks)
     assert overall["flags_right"] <= overall["flags_raised"]
     truth = report["truth"]
     assert truth["tasks_late"] + truth["tasks_early"] > 0

@@ -198,6 +198,8 @@ def score_snapshots(snapshots: Sequence[Snapshot], week_ends: Sequence[Snapshot]
             "percent": end.percent, "true_percent": end.true_percent,
             "percent_error": None if end.percent is None else round(end.percent - end.true_percent, 1),
             "slip_days": end.slip_days, "true_slip_days": end.true_slip_days,
+            "slip_error_days": (None if end.slip_days is None or end.true_slip_days is None
+                                else round(end.slip_days - end.true_slip_days, 1)),
         })
     if snapshots:
         capture_days = np.array([(s.date - epoch).days + 1.0 for s in snapshots])
@@ -217,6 +219,8 @@ def score_snapshots(snapshots: Sequence[Snapshot], week_ends: Sequence[Snapshot]
         "flags_raised": raised, "flags_right": right,
         "flagged_share": _ratio(int(last.flagged.sum()), int(last.seen.sum())) if last is not None else None,
         "percent_error_max": max(errors) if errors else None,
+        "slip_error_max_days": max((abs(w["slip_error_days"]) for w in per_week
+                                    if w["slip_error_days"] is not None), default=None),
         "coverage": _ratio(int(last.seen.sum()), len(last.seen)) if last is not None else None,
     }
     return {"per_week": per_week, "overall": overall}
