@@ -68,7 +68,8 @@ def doc_lines(results, args) -> list[str]:
         "installs that persist are element-weeks shown installed at a week's end while truly not (over every "
         "tracked element); latency is days from the true installation to the first capture after which the "
         "status shows it; percent is the dashboard's project percent complete against the same formula with "
-        "the true stages, at each week's end.",
+        "the true stages, at each week's end (and the same share over the elements seen so far: what perception "
+        "gets wrong, apart from what no capture has seen).",
         "",
         "| model | schedule | elements | captures | coverage | precision | recall | F1 | stage acc. | "
         "persisting false installs | latency median d | p90 d | flags (right) | max percent error | minutes |",
@@ -98,13 +99,14 @@ def doc_lines(results, args) -> list[str]:
                   f"out of order, {t['removed']} removed ({t['reinstalled']} put back). "
                   f"{len(r['skipped_walks'])} planned walks found no floor to stand on yet.", "",
                   "| week | captures | coverage | precision | recall | F1 | stage acc. | false installs at week end "
-                  "| flagged | percent | true percent | slip d | true slip d |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| flagged | percent | true percent | percent of seen | true | slip d | true slip d |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for w in r["per_week"]:
             lines.append(f"| {w['week']} | {w['captures']} | {_fmt(w['coverage'])} | {_fmt(w['precision'])} | "
                          f"{_fmt(w['recall'])} | {_fmt(w['f1'])} | {_fmt(w['stage_accuracy'])} | "
                          f"{w['false_installs_at_week_end']} | {w['flagged']} | {_fmt(w['percent'], 1)} | "
-                         f"{_fmt(w['true_percent'], 1)} | {_fmt(w['slip_days'], 1)} | "
+                         f"{_fmt(w['true_percent'], 1)} | {_fmt(w.get('seen_percent'), 1)} | "
+                         f"{_fmt(w.get('true_seen_percent'), 1)} | {_fmt(w['slip_days'], 1)} | "
                          f"{_fmt(w['true_slip_days'], 1)} |")
     return lines
 

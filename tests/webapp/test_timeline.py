@@ -154,6 +154,7 @@ def test_a_short_timeline_runs_through_the_upload_path_and_reports_consistently(
     for w in weeks:
         assert 0 <= w["percent"] <= 100 and 0 <= w["true_percent"] <= 100
         assert w["percent_error"] == round(w["percent"] - w["true_percent"], 1)
+        assert (w["seen_percent"] is None) == (w["true_seen_percent"] is None)
     assert overall["percent_error_max"] == max(abs(w["percent_error"]) for w in weeks)
     assert overall["slip_error_max_days"] == max(abs(w["slip_error_days"]) for w in weeks)
     assert overall["flags_right"] <= overall["flags_raised"]

@@ -109,6 +109,8 @@ class Snapshot:
     true_percent: float | None = None
     slip_days: float | None = None
     true_slip_days: float | None = None
+    seen_percent: float | None = None       # percent complete over the elements seen so far
+    true_seen_percent: float | None = None
 
 
 def _ratio(num, den, digits=4):
@@ -197,6 +199,7 @@ def score_snapshots(snapshots: Sequence[Snapshot], week_ends: Sequence[Snapshot]
             "coverage": _ratio(seen, len(end.seen)),
             "percent": end.percent, "true_percent": end.true_percent,
             "percent_error": None if end.percent is None else round(end.percent - end.true_percent, 1),
+            "seen_percent": end.seen_percent, "true_seen_percent": end.true_seen_percent,
             "slip_days": end.slip_days, "true_slip_days": end.true_slip_days,
             "slip_error_days": (None if end.slip_days is None or end.true_slip_days is None
                                 else round(end.slip_days - end.true_slip_days, 1)),
@@ -257,7 +260,7 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
     from sqlalchemy import select
 
     from twin.ifc import open_model
-    from twin.progress import PlannedWork, rollup
+    from twin.progress import PlannedWork, percent_complete, rollup
     from vision.register import MIN_VISIBLE_SHARE
     from vision.render import RenderScene
     from vision.simulate import PoseNoise, simulate_capture
@@ -348,6 +351,13 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                     snap.percent, snap.slip_days = dashboard["actual_pct"], dashboard["slip_days"]
                     snap.true_percent = round(100 * true_roll.actual, 1)
                     snap.true_slip_days = round(true_roll.slip_days, 2)
+                    # The same share over the elements seen so far: perception apart from coverage.
+                    seen_ids = [gid for gid in dict.fromkeys(g for _, gids in all_work for g in gids)
+                                if gid in row_of and seen[row_of[gid]]]
+                    shown_stages = {gid: (db_tracked.get(gid), status.get(gid, (0, False))[0])
+                                    for gid in seen_ids}
+                    snap.seen_percent = round(100 * percent_complete(seen_ids, shown_stages), 1)
+                    snap.true_seen_percent = round(100 * percent_complete(seen_ids, true_stages), 1)
                 return snap
 
             for week in range(weeks):
