@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -83,7 +84,10 @@ def main() -> None:
     print(json.dumps({"table": table, "before": before_table, "after": after_table, "held_out_claims": len(held_out),
                       "held_out_seed": SEED}, sort_keys=True))
     if args.write:
-        calibrate.TABLE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        text = json.dumps(table, indent=1, sort_keys=True, ensure_ascii=False)
+        # one line per list of knots
+        text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+        calibrate.TABLE.write_text(text + "\n")
         lines = [f"Command: `.venv/bin/python bench/calibrate.py --weeks {args.weeks} --walks-per-week "
                  f"{args.walks_per_week} --frames {args.frames} --width {args.width} --write`. The maps in "
                  "`vision/calibration.json` are fitted on timeline runs with raw confidences on generated buildings "
