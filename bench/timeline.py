@@ -57,8 +57,9 @@ def run(models, args) -> list[tuple[str, dict]]:
 def doc_lines(results, args) -> list[str]:
     run_args = (f"--weeks {args.weeks} --walks-per-week {args.walks_per_week} --frames {args.frames} "
                 f"--width {args.width}")
+    only = (" --only " + " ".join(f'"{m}"' if " " in m else m for m in args.only)) if args.only else ""
     lines = [
-        f"Command: `.venv/bin/python bench/timeline.py {run_args} --write` (each model: `sitetwin evaluate "
+        f"Command: `.venv/bin/python bench/timeline.py {run_args}{only} --write` (each model: `sitetwin evaluate "
         f"MODEL.ifc --timeline {run_args} --seed {SEED} --json`). A project of {args.weeks} weeks with "
         f"{args.walks_per_week} walks a week over the storeys a site team would choose (where the schedule has "
         "work that week, plus the storey walked longest ago), each walk uploaded and processed as a camera's "
