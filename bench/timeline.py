@@ -127,9 +127,13 @@ def _targets(results) -> list[str]:
                    o["latency_median_days"] is not None and o["latency_median_days"] <= 7),
                   ("project percent within 2 points of the truth every week", o["percent_error_max"],
                    o["percent_error_max"] is not None and o["percent_error_max"] <= 2)]
+        seen_gap = max((abs(w["seen_percent"] - w["true_seen_percent"]) for w in r["per_week"]
+                        if w.get("seen_percent") is not None), default=None)
         lines.append(f"Against issue #23's targets ({label}): "
                      + "; ".join(f"{name}: {value}, **{'met' if ok else 'not met'}**" for name, value, ok in checks)
-                     + ".")
+                     + f". Over the elements some capture had seen, the percent was at most {_fmt(seen_gap, 1)} "
+                     f"points off; elements no capture has seen count as not started (coverage "
+                     f"{_fmt(o['coverage'])} at the end).")
     return lines
 
 
