@@ -304,15 +304,16 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
                             write_schedule_csv(tasks, root / "schedule.csv"))
             tracked = [e.tracked_class if e.physical else None for e in twin.elements]
             history = as_built(twin.global_ids, tracked, [e.storey for e in twin.elements], tasks, seed=seed)
-            rows = session.execute(select(Element.global_id, Element.tracked_class, Element.triangles)
-                                   .where(Element.revision_id == revision.id, Element.physical)).all()
-            geometry = {gid for gid, cls, tri in rows if cls and tri}
+            rows = session.execute(select(Element.global_id, Element.tracked_class, Element.triangles,
+                                          Element.physical).where(Element.revision_id == revision.id)).all()
+            geometry = {gid for gid, cls, tri, physical in rows if cls and tri and physical}
             scored = np.array([i for i, e in enumerate(twin.elements)
                                if tracked[i] and e.global_id in geometry], dtype=np.int64)
             if not len(scored):
                 raise ValueError(f"{model_path.name}: no tracked element with geometry to score")
             scored_ids = [twin.global_ids[i] for i in scored]
-            db_tracked = {gid: cls for gid, cls, _ in rows}
+            # Every element of the revision, as the dashboard's progress takes them (assemblies too).
+            db_tracked = {gid: cls for gid, cls, _, _ in rows}
             version = current_schedule(session, project.id)
             links = defaultdict(list)
             for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task)
