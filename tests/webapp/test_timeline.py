@@ -163,3 +163,21 @@ def test_a_short_timeline_runs_through_the_upload_path_and_reports_consistently(
     # The walks are in the past (a camera may not upload the future) and inside the two weeks.
     first, last = (dt.date.fromisoformat(report[k]) for k in ("first_walk", "last_walk"))
     assert first <= last < dt.date.today() and (last - first).days < 14
+
+
+def test_the_programme_moves_by_whole_weeks_and_reads_back_as_a_csv_schedule(tmp_path):
+    from twin.schedule.csvfile import read_csv
+    from webapp.services.timeline import shift_tasks, write_schedule_csv
+
+    tasks = [PlannedTask("L0-structure", D(2027, 1, 4), D(2027, 1, 8), ("A", "B"), "structure", "L0"),
+             PlannedTask("L0-finishes", D(2027, 1, 11), D(2027, 1, 15), ("C",), None, "L0")]
+    moved = shift_tasks(tasks, -7 * 10)
+    assert [t.start.weekday() for t in moved] == [t.start.weekday() for t in tasks]
+    assert moved[0].start == D(2026, 10, 26) and moved[1].elements == ("C",)
+    schedule = read_csv(write_schedule_csv(moved, tmp_path / "s.csv"))
+    read = {t.id: t for t in schedule.tasks}
+    assert set(read) == {"L0-structure", "L0-finishes"}
+    first = read["L0-structure"]
+    assert (first.planned_start, first.planned_finish) == (D(2026, 10, 26), D(2026, 10, 30))
+    assert tuple(first.elements) == ("A", "B") and first.trade == "structure"
+    assert tuple(read["L0-finishes"].elements) == ("C",)
