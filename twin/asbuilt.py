@@ -5,6 +5,9 @@ task is installed at a moment drawn uniformly inside the task's window, shifted 
 slip (seeded, days, normal with ``slip_sigma_days``, never early by more than its float); classes
 with several stages reach each next stage at the finish of the storey's later trade task when the
 schedule has one (boarding, ceilings, finishes), else ``stage_gap_days`` later.
+
+:func:`as_built` is the history a timeline benchmark needs: tasks late and early, a few elements
+built out of order, a few removed again (rework) and maybe put back, as an :class:`AsBuilt`.
 """
 
 from __future__ import annotations
@@ -42,17 +45,22 @@ def _days(date: dt.date, epoch: dt.date) -> float:
 
 def stage_timeline(global_ids: Sequence[str], classes: Sequence[str | None], storeys: Sequence[str | None],
                    tasks: Sequence[PlannedTask], seed: int = 0, slip_sigma_days: float = 3.0,
-                   stage_gap_days: float = 7.0) -> tuple[np.ndarray, dt.date]:
+                   stage_gap_days: float = 7.0,
+                   slips: dict[str, float] | None = None) -> tuple[np.ndarray, dt.date]:
     """(N, S) float days since the returned epoch at which each element reaches stage 1..S (inf: never).
 
-    S is the most stages any class has; columns beyond an element's last stage are inf.
+    S is the most stages any class has; columns beyond an element's last stage are inf. slips:
+    task key → slip in days (positive: late), instead of the seeded normal ones.
     """
     rng = np.random.default_rng(seed)
     epoch = min((t.start for t in tasks), default=dt.date.today())
     n_stages = max(c.final_stage for c in taxonomy.CLASSES)
     timeline = np.full((len(global_ids), n_stages), np.inf)
     row_of = {gid: i for i, gid in enumerate(global_ids)}
-    slips = {t.key: rng.normal(0.0, slip_sigma_days) if slip_sigma_days else 0.0 for t in tasks}
+    if slips is None:
+        slips = {t.key: rng.normal(0.0, slip_sigma_days) if slip_sigma_days else 0.0 for t in tasks}
+    else:
+        slips = {t.key: float(slips.get(t.key, 0.0)) for t in tasks}
     trade_finish = {(t.storey, t.trade): _days(t.finish, epoch) + max(slips[t.key], 0.0) for t in tasks}
     for task in sorted(tasks, key=lambda t: t.key):
         rows = np.array([row_of[g] for g in task.elements if g in row_of], dtype=np.int64)
@@ -73,10 +81,102 @@ def stage_timeline(global_ids: Sequence[str], classes: Sequence[str | None], sto
     return timeline, epoch
 
 
-def stages_at(timeline: np.ndarray, epoch: dt.date, date: dt.date) -> np.ndarray:
-    """(N,) int8 stage of every element on ``date`` (end of day)."""
+def stages_at(timeline: np.ndarray, epoch: dt.date, date: dt.date,
+              removals: Removals | None = None) -> np.ndarray:
+    """(N,) int8 stage of every element on ``date`` (end of day); 0 while a removal holds it out."""
     day = _days(date, epoch) + 1.0
-    return (timeline <= day).sum(axis=1).astype(np.int8)
+    stages = (timeline <= day).sum(axis=1).astype(np.int8)
+    if removals is not None and len(removals.rows):
+        out = (removals.removed <= day) & (day < removals.reinstalled)
+        stages[removals.rows[out]] = 0
+    return stages
+
+
+@dataclass(frozen=True)
+class Removals:
+    """Rework: element ``rows[k]`` is taken out at ``removed[k]`` and put back at ``reinstalled[k]``
+    (days since the epoch; inf: not put back). Its stages are 0 in between; after reinstallation
+    it is at whatever stage its reach times give."""
+
+    rows: np.ndarray
+    removed: np.ndarray
+    reinstalled: np.ndarray
+
+
+@dataclass(frozen=True)
+class AsBuilt:
+    """The true state of a building through time.
+
+    reach: (N, S) days since ``epoch`` at which each element reaches stage 1..S (inf: never);
+    removals: the rework windows; slips: task key → days late (negative: early); out_of_order:
+    rows installed well before or after their task's window."""
+
+    epoch: dt.date
+    reach: np.ndarray
+    removals: Removals
+    slips: dict[str, float]
+    out_of_order: np.ndarray
+
+    def stages_at(self, date: dt.date) -> np.ndarray:
+        """(N,) int8 true stage of every element at the end of ``date``."""
+        return stages_at(self.reach, self.epoch, date, self.removals)
+
+    def date_of(self, days: float) -> dt.date:
+        """The date of a reach time (days since the epoch; the day it falls in)."""
+        return self.epoch + dt.timedelta(days=int(np.floor(days)))
+
+
+#: Classes that may be built out of order or taken out again: finishing and services work, not the
+#: structure a walk stands on (a floor slab that vanishes leaves nothing to walk).
+REWORK_CLASSES = frozenset({"wall", "door", "window", "pipe", "duct", "cable_tray", "light_fixture", "outlet",
+                            "ceiling", "railing", "equipment"})
+
+
+def as_built(global_ids: Sequence[str], classes: Sequence[str | None], storeys: Sequence[str | None],
+             tasks: Sequence[PlannedTask], seed: int = 0, slip_sigma_days: float = 2.0,
+             late_share: float = 0.2, late_days: tuple[float, float] = (5.0, 15.0),
+             early_share: float = 0.15, early_days: tuple[float, float] = (2.0, 6.0),
+             out_of_order_share: float = 0.02, out_of_order_days: tuple[float, float] = (14.0, 35.0),
+             rework_share: float = 0.02, rework_after_days: tuple[float, float] = (5.0, 25.0),
+             reinstall_share: float = 0.5, reinstall_after_days: tuple[float, float] = (5.0, 20.0),
+             stage_gap_days: float = 7.0) -> AsBuilt:
+    """A seeded as-built history along ``tasks`` (days throughout).
+
+    Each task slips: ``late_share`` of them late by a uniform draw from ``late_days``,
+    ``early_share`` early by one from ``early_days``, the rest by a normal draw of σ
+    ``slip_sigma_days``. Of the elements of :data:`REWORK_CLASSES` that get built,
+    ``out_of_order_share`` are installed ``out_of_order_days`` before or after their task (never
+    before the programme starts), and ``rework_share`` are removed ``rework_after_days`` after
+    installation, ``reinstall_share`` of those put back ``reinstall_after_days`` later.
+    """
+    rng = np.random.default_rng([seed, 23])
+    draw = rng.uniform(size=len(tasks))
+    slips = {}
+    for task, u in zip(sorted(tasks, key=lambda t: t.key), draw, strict=True):
+        if u < late_share:
+            slips[task.key] = float(rng.uniform(*late_days))
+        elif u < late_share + early_share:
+            slips[task.key] = -float(rng.uniform(*early_days))
+        else:
+            slips[task.key] = float(rng.normal(0.0, slip_sigma_days)) if slip_sigma_days else 0.0
+    reach, epoch = stage_timeline(global_ids, classes, storeys, tasks, seed=seed,
+                                  stage_gap_days=stage_gap_days, slips=slips)
+    reach = reach.copy()
+    eligible = np.array([c in REWORK_CLASSES for c in classes], dtype=bool) & np.isfinite(reach[:, 0])
+    candidates = np.flatnonzero(eligible)
+    moved = np.sort(rng.choice(candidates, size=int(round(out_of_order_share * len(candidates))),
+                               replace=False))
+    if len(moved):
+        shift = rng.uniform(*out_of_order_days, len(moved)) * rng.choice([-1.0, 1.0], len(moved))
+        shift = np.maximum(shift, -reach[moved, 0])  # never before the programme starts
+        reach[moved] += shift[:, None]
+    rest = np.setdiff1d(candidates, moved)
+    rows = np.sort(rng.choice(rest, size=int(round(rework_share * len(candidates))), replace=False))
+    removed = reach[rows, 0] + rng.uniform(*rework_after_days, len(rows))
+    back = rng.uniform(size=len(rows)) < reinstall_share
+    reinstalled = np.where(back, removed + rng.uniform(*reinstall_after_days, len(rows)), np.inf)
+    return AsBuilt(epoch, reach, Removals(rows.astype(np.int64), removed, reinstalled), slips,
+                   moved.astype(np.int64))
 
 
 def tasks_from_ifc(model, storey_of: dict[str, str | None] | None = None) -> list[PlannedTask]:

@@ -41,6 +41,7 @@ from twin import taxonomy
 from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
 from twin.model import Twin
 from vision.boxes import box_iou, pixel_bounds
+from vision.calibrate import calibrate
 from vision.detect import Detection
 from vision.equirect import direction_to_pixel, world_rays
 from vision.pose import Pose, rotation_matrix
@@ -453,7 +454,9 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     Confidences are the probability the claim is right, never below even odds: an installed claim
     is ``0.5 + 0.5 · score`` (a detection matched to an element of its class by overlap is right far
     more often than not: precision 1.00 in docs/accuracy.md; its score raises it); an absent claim
-    is ``0.5 + (ABSENT_CONFIDENCE − 0.5) · in-view share · reliability``.
+    is ``0.5 + (ABSENT_CONFIDENCE − 0.5) · in-view share · reliability``. Both are then mapped
+    through the calibration table (:func:`vision.calibrate.calibrate`, once per frame, here only),
+    so that a confidence is how often such a claim is right.
     """
     reliability = reliability or {}
     origin, directions = world_rays(pose, work_width)
@@ -535,6 +538,12 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             observations.append(FrameObservation(int(row), ABSENT, 0, float(confidence), pixels, region))
         else:
             observations.append(FrameObservation(int(row), NOT_VISIBLE, 0, 1.0, pixels, region))
+    claims = [o for o in observations if o.kind != NOT_VISIBLE]
+    if claims:
+        calibrated = calibrate([tracked[o.row] for o in claims], [o.kind for o in claims],
+                               np.array([o.confidence for o in claims]))
+        for observation, confidence in zip(claims, calibrated.tolist(), strict=True):
+            observation.confidence = confidence
     return observations
 
 

@@ -309,7 +309,9 @@ def test_a_rafter_whose_box_a_neighbours_detection_fits_is_not_absent(attic):
     assert obs[far].kind == ABSENT
 
 
-def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_weighs_less(sample, view):
+def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_weighs_less(sample, view,
+                                                                                         monkeypatch):
+    monkeypatch.setenv("SITETWIN_CALIBRATION", "none")  # the raw confidences (calibration: test_calibrate.py)
     _, twin, scene, _ = sample
     pose, render, wall = view
     believed = np.ones(len(twin.elements), bool)
@@ -321,6 +323,33 @@ def test_claims_are_never_below_even_odds_and_absence_of_an_unreliable_class_wei
     assert trusted[wall].kind == doubted[wall].kind == ABSENT
     assert 0.5 < doubted[wall].confidence < trusted[wall].confidence
     assert all(o.confidence >= 0.5 for o in trusted.values())
+
+
+def test_observe_maps_its_claims_through_the_calibration_table(sample, view, monkeypatch, tmp_path):
+    import json
+
+    from vision.calibrate import FORMAT
+
+    _, twin, scene, _ = sample
+    pose, render, wall = view
+    believed = np.ones(len(twin.elements), bool)
+    table = tmp_path / "calibration.json"
+    table.write_text(json.dumps({"format": FORMAT, "maps": {
+        "wall": {"installed": {"raw": [0.5, 1.0], "calibrated": [0.6, 0.6]},
+                 "absent": {"raw": [0.5, 1.0], "calibrated": [0.55, 0.55]}}}}))
+    det = detection_over(render, wall, taxonomy.LABEL_OF[("wall", 1)])
+    monkeypatch.setenv("SITETWIN_CALIBRATION", "none")
+    raw = by_row(observe(twin, scene, pose, believed, [det], WIDTH))
+    monkeypatch.setenv("SITETWIN_CALIBRATION", str(table))
+    calibrated = by_row(observe(twin, scene, pose, believed, [det], WIDTH))
+    assert raw[wall].kind == calibrated[wall].kind == INSTALLED
+    assert raw[wall].confidence > 0.9 and calibrated[wall].confidence == pytest.approx(0.6)
+    for row, o in calibrated.items():
+        cls = twin.elements[row].tracked_class
+        if o.kind == ABSENT and cls == "wall":
+            assert o.confidence == pytest.approx(0.55)
+        elif o.kind != NOT_VISIBLE and cls != "wall":
+            assert o.confidence == raw[row].confidence  # no map for its class: unchanged
 
 
 def test_the_bundled_detector_carries_its_per_class_reliability():

@@ -140,14 +140,23 @@ def _check_after_capture(project_name: str) -> None:
 @click.option("--width", default=1024, show_default=True, type=click.IntRange(128, 8192),
               help="Panorama width of the simulated frames.")
 @click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
+@click.option("--timeline", is_flag=True,
+              help="Weeks of walks on one project, scored after every capture (see docs/accuracy.md).")
+@click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 200), help="With --timeline.")
+@click.option("--walks-per-week", default=2, show_default=True, type=click.IntRange(1, 20),
+              help="With --timeline.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, as_json) -> None:
+def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, timeline, weeks, walks_per_week,
+                     as_json) -> None:
     """Run the whole loop on simulated walks of MODEL_PATH and score it against ground truth."""
     from twin.ifc import IfcReadError
     from vision.detect import DetectorError
     from vision.detector_process import DetectorProcess
     from webapp.services.evaluation import evaluate_model
 
+    if timeline:
+        _evaluate_timeline(model_path, weeks, walks_per_week, frames, seed, pose_noise, width, as_json)
+        return
     try:
         with DetectorProcess() as detector, progress_bar(walks, f"evaluating {model_path.name}") as update:
             report = evaluate_model(model_path, detector, walks=walks, frames=frames, seed=seed,
@@ -162,6 +171,31 @@ def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refi
              f"{pose['median_deg']}° (p90 {pose['p90_deg']}°)"]
     lines += [f"  {cls:14s} P {m['precision']} R {m['recall']} F1 {m['f1']} stage {m['stage_accuracy']} "
               f"n={m['samples']}" for cls, m in report["per_class"].items()]
+    emit(report, as_json, "\n".join(lines))
+
+
+def _evaluate_timeline(model_path, weeks, walks_per_week, frames, seed, pose_noise, width, as_json) -> None:
+    from twin.ifc import IfcReadError
+    from vision.detect import DetectorError
+    from webapp.services.timeline import evaluate_timeline
+
+    try:
+        with progress_bar(weeks * walks_per_week, f"timeline of {model_path.name}") as update:
+            report = evaluate_timeline(model_path, weeks=weeks, walks_per_week=walks_per_week, seed=seed,
+                                       frames=frames, width=width, pose_noise=tuple(pose_noise), progress=update)
+    except (IfcReadError, DetectorError, ValueError) as error:
+        fail(str(error))
+    o = report["overall"]
+    lines = [f"{report['model']} ({report['schedule']} schedule): {report['captures']} captures over "
+             f"{report['weeks']} weeks, {report['elements']} elements, coverage {o['coverage']}",
+             f"F1 {o['f1']} (P {o['precision']}, R {o['recall']}), stage accuracy {o['stage_accuracy']}; "
+             f"persisting false installs {o['persisting_false_installs']} of {o['element_weeks']} element-weeks; "
+             f"latency median {o['latency_median_days']} d (p90 {o['latency_p90_days']}); "
+             f"flags {o['flags_right']}/{o['flags_raised']} right; percent off by at most {o['percent_error_max']}"]
+    lines += [f"  week {w['week']:2d} to {w['week_end']}: F1 {w['f1']} stage {w['stage_accuracy']} "
+              f"false {w['false_installs_at_week_end']} flagged {w['flagged']} "
+              f"{w['percent']} % vs {w['true_percent']} %, slip {w['slip_days']} vs {w['true_slip_days']} d"
+              for w in report["per_week"]]
     emit(report, as_json, "\n".join(lines))
 
 
