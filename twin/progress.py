@@ -16,10 +16,13 @@ planned start day to the end of its planned finish day.
 * **Forecast finish**: from the production rate over the recent window of the progress history;
   never before the last observation; none while too little is done or produced to measure a rate
   (:func:`forecast` says why).
-* **Unobserved elements** (no capture has seen them) count as not done: percent complete is what
-  has been seen installed, a lower bound while coverage is partial. The *seen share*
-  (:func:`seen_share`) says how much of a task is known; a task none of whose elements has been
-  seen is "not observed", never "behind".
+* **Unobserved elements** (no capture has seen them) are estimated, never taken as not done nor
+  as late: an unseen element of a task counts at the share done of the task's seen elements, and
+  the elements of a task none of whose elements has been seen at the task's planned share (the
+  plan is the only evidence there is). :func:`unseen_estimate` gives that share; percent complete
+  with it is an estimate of the truth, without it a lower bound (what has been seen installed).
+  The *seen share* (:func:`seen_share`) says how much of a task is known; a task none of whose
+  elements has been seen is "not observed", never "behind".
 * **Assemblies** without geometry (an IfcStair whose flight and railing carry the shapes) count
   through their parts, once (:func:`expand_assemblies`).
 """
@@ -27,7 +30,7 @@ planned start day to the end of its planned finish day.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -48,15 +51,47 @@ def element_weight(tracked: str | None, stage: int) -> float:
 
 
 def percent_complete(elements: Iterable[str], stages: ElementStages,
-                     quantities: Mapping[str, float] | None = None) -> float:
-    """Weighted share of work done over ``elements`` (unknown elements count as not started)."""
+                     quantities: Mapping[str, float] | None = None,
+                     estimate: Mapping[str, float] | None = None) -> float:
+    """Weighted share of work done over ``elements``. ``estimate``: GlobalId → estimated share done
+    of the elements no capture has seen (:func:`unseen_estimate`); without one, an element without
+    a stage counts as not started."""
     total = done = 0.0
     for gid in elements:
         weight = float(quantities.get(gid, 0.0)) if quantities else 1.0
-        tracked, stage = stages.get(gid, (None, 0))
         total += weight
-        done += weight * element_weight(tracked, stage)
+        if estimate is not None and gid in estimate:
+            done += weight * estimate[gid]
+        else:
+            tracked, stage = stages.get(gid, (None, 0))
+            done += weight * element_weight(tracked, stage)
     return done / total if total > 0 else 0.0
+
+
+def unseen_estimate(work: PlannedWork, elements: Sequence[str], stages: ElementStages, seen: Collection[str],
+                    today: dt.date, quantities: Mapping[str, float] | None = None, working_days: bool = False,
+                    holidays: Sequence[dt.date] = ()) -> float:
+    """Estimated share done, in [0, 1], of the elements of a task that no capture has seen on
+    ``today``: the share done of its seen elements (weighted like :func:`percent_complete`: what
+    was seen of a task is a sample of it), or its planned share when none has been seen."""
+    known = [gid for gid in elements if gid in seen]
+    if known and (not quantities or any(quantities.get(gid, 0.0) > 0 for gid in known)):
+        return percent_complete(known, stages, quantities)
+    return planned_percent(work.start, work.finish, today, working_days, holidays)
+
+
+def estimate_unseen(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], stages: ElementStages,
+                    seen: Collection[str], today: dt.date, quantities: Mapping[str, float] | None = None,
+                    working_days: bool = False, holidays: Sequence[dt.date] = ()) -> dict[str, float]:
+    """GlobalId → estimated share done on ``today`` of every element of ``tasks`` that no capture
+    has seen (:func:`unseen_estimate` of its first task), for :func:`percent_complete`'s ``estimate``."""
+    estimate: dict[str, float] = {}
+    for work, elements in tasks:
+        unseen = [gid for gid in elements if gid not in seen and gid not in estimate]
+        if unseen:
+            share = unseen_estimate(work, elements, stages, seen, today, quantities, working_days, holidays)
+            estimate.update(dict.fromkeys(unseen, share))
+    return estimate
 
 
 def seen_share(elements: Iterable[str], seen: Collection[str],
@@ -268,12 +303,13 @@ STATUS_SLIP_DAYS = 1.0
 
 
 def task_status(planned: float, actual: float, slip_days: float, seen: float = 1.0) -> str:
-    """"complete", "not observed" (none of its elements seen yet: unknown is not late), "not
-    started" (nothing done, nothing planned yet), "behind", "ahead" or "on track"."""
-    if actual >= 1.0 - _EPS:
-        return "complete"
+    """"not observed" (none of its elements seen yet: unknown is neither late nor complete, its
+    percent is the plan's estimate), "complete", "not started" (nothing done, nothing planned
+    yet), "behind", "ahead" or "on track"."""
     if seen <= 0.0:
         return "not observed"
+    if actual >= 1.0 - _EPS:
+        return "complete"
     if actual <= 0.0 and planned <= 0.0:
         return "not started"
     if slip_days >= STATUS_SLIP_DAYS:
@@ -287,18 +323,21 @@ def task_progress(task_id: str, start: dt.date, finish: dt.date, elements: Seque
                   today: dt.date, history: Sequence[tuple[dt.date, float]] = (),
                   quantities: Mapping[str, float] | None = None, working_days: bool = False,
                   holidays: Sequence[dt.date] = (), window_days: int = 21,
-                  seen: Collection[str] | None = None) -> TaskProgress:
+                  seen: Collection[str] | None = None, estimate: Mapping[str, float] | None = None
+                  ) -> TaskProgress:
     """All numbers of one task at the end of ``today``.
 
     history: earlier (date, percent complete as a share) observations of this task, for the
-    forecast. seen: the GlobalIds some capture has seen (None: all of them). A complete task has
-    no slip."""
-    actual = percent_complete(elements, stages, quantities)
+    forecast. seen: the GlobalIds some capture has seen (None: all of them). estimate: the
+    estimated share done of the unseen ones (:func:`unseen_estimate`; None: not done). A
+    complete task has no slip."""
+    actual = percent_complete(elements, stages, quantities, estimate)
     planned = planned_percent(start, finish, today, working_days, holidays)
     slip = 0.0 if actual >= 1.0 - _EPS else earned_schedule_slip(
         [PlannedWork(start, finish)], actual, today, working_days, holidays)
-    forecast = forecast_finish([*history, (today, actual)], window_days)
     known = 1.0 if seen is None else seen_share(elements, seen, quantities)
+    # nothing of it seen: no production measured, so no forecast (its percent is the plan's)
+    forecast = forecast_finish([*history, (today, actual)], window_days) if known > 0 else None
     return TaskProgress(task_id, planned, actual, slip, forecast, task_status(planned, actual, slip, known),
                         len(elements), known)
 
@@ -324,26 +363,37 @@ def _weighted(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], quantities: Ma
 
 def rollup(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], stages: ElementStages, today: dt.date,
            quantities: Mapping[str, float] | None = None, working_days: bool = False,
-           holidays: Sequence[dt.date] = ()) -> Rollup:
+           holidays: Sequence[dt.date] = (), estimate: Mapping[str, float] | None = None) -> Rollup:
     """Planned share, actual share and slip (days) of a group of tasks on ``today``: the weighted
     mean over its tasks' elements (by count, or by quantity when ``quantities`` is given); a task
-    without elements weighs nothing."""
+    without elements weighs nothing. ``estimate``: as for :func:`percent_complete`."""
     weighted = _weighted(tasks, quantities)
     all_elements = [g for _, e in tasks for g in e]
-    actual = percent_complete(all_elements, stages, quantities)
+    actual = percent_complete(all_elements, stages, quantities, estimate)
     planned = planned_curve(weighted, today, working_days, holidays)
     return Rollup(planned, actual, earned_schedule_slip(weighted, actual, today, working_days, holidays))
 
 
 def s_curve(tasks: Sequence[tuple[PlannedWork, Sequence[str]]],
             snapshots: Sequence[tuple[dt.date, ElementStages]], quantities: Mapping[str, float] | None = None,
-            working_days: bool = False, holidays: Sequence[dt.date] = ()) -> list[tuple[dt.date, float, float]]:
-    """(date, planned share, actual share) at each snapshot of element stages, in date order."""
+            working_days: bool = False, holidays: Sequence[dt.date] = (),
+            seen_by: Callable[[dt.date], Collection[str]] | None = None) -> list[tuple[dt.date, float, float]]:
+    """(date, planned share, actual share) at each snapshot of element stages, in date order.
+
+    seen_by: the GlobalIds seen by the end of a date; given, the actual share estimates the unseen
+    elements as of that date (:func:`estimate_unseen`; an element at a stage counts as seen),
+    as the roll-ups of that date do."""
     weighted = _weighted(tasks, quantities)
     all_elements = [g for _, e in tasks for g in e]
-    return [(date, planned_curve(weighted, date, working_days, holidays),
-             percent_complete(all_elements, stages, quantities))
-            for date, stages in sorted(snapshots, key=lambda s: s[0])]
+    curve = []
+    for date, stages in sorted(snapshots, key=lambda s: s[0]):
+        estimate = None
+        if seen_by is not None:
+            seen = set(seen_by(date)) | {gid for gid, (_, stage) in stages.items() if stage}
+            estimate = estimate_unseen(tasks, stages, seen, date, quantities, working_days, holidays)
+        curve.append((date, planned_curve(weighted, date, working_days, holidays),
+                      percent_complete(all_elements, stages, quantities, estimate)))
+    return curve
 
 
 def planned_series(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], days: Sequence[dt.date],

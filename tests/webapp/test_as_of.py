@@ -151,7 +151,9 @@ def test_progress_at_a_past_date_uses_the_statuses_of_that_date(site):
     now, then, before = _progress(site, None), _progress(site, BETWEEN), _progress(site, BEFORE)
     assert then["as_of"] == BETWEEN.isoformat() and now["as_of"] is None
     assert 0 < then["overall"]["actual_pct"] < now["overall"]["actual_pct"]
-    assert before["overall"]["actual_pct"] == 0.0
+    # before any walk nothing had been seen: the plan's estimate, and nothing seen installed
+    assert before["overall"]["actual_pct"] == before["overall"]["planned_pct"]
+    assert before["overall"]["seen_installed_pct"] == 0.0 < then["overall"]["seen_installed_pct"]
     # the curve of that date stops there, at the figure of that date; today's passes through FIRST's figure
     assert then["s_curve"][-1] == {"date": BETWEEN.isoformat(), "planned_pct": then["overall"]["planned_pct"],
                                    "actual_pct": then["overall"]["actual_pct"]}

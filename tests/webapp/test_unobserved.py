@@ -146,6 +146,11 @@ def test_each_storey_shows_when_it_was_last_walked_and_its_coverage(site, db_ses
                    f"(2 of {shaped['Level 0']})")
     assert walked_text in overview
     assert f"never walked · 0% seen (0 of {shaped['Level 1']})" in overview
+    # the headline percent says it is an estimate where coverage is partial, and its lower bound
+    overall = project_progress(db_session, "p")["overall"]
+    assert 0 < overall["seen_pct"] < 100 and overall["seen_installed_pct"] <= overall["actual_pct"]
+    assert (f'(estimated: {overall["seen_installed_pct"]}% seen installed,\n    {overall["seen_pct"]}% of elements '
+            "seen; the rest from its task or the plan)") in overview
     plan = client.get(f"/projects/{project.id}/storeys/{storeys['Level 0'].id}/plan").get_data(as_text=True)
     assert re.search(r'<p id="coverage" class="muted"><span class="walked">' + re.escape(walked_text), plan)
     report = {c["storey"]: c for c in project_progress(db_session, "p")["coverage"]}
@@ -196,7 +201,9 @@ def test_a_never_walked_storeys_task_is_not_observed_until_a_walk_sees_it_absent
         return next(t for t in progress_report(db_session, project)["tasks"] if t["id"] == task.key)
 
     before = numbers()
-    assert (before["status"], before["seen_pct"], before["actual_pct"]) == ("not observed", 0.0, 0.0)
+    # nothing seen: not observed, its percent the plan's estimate (the only evidence there is)
+    assert (before["status"], before["seen_pct"]) == ("not observed", 0.0)
+    assert before["actual_pct"] == before["planned_pct"] > 0
     _walk(db_session, "Level 1", {g: ABSENT for g in linked}, "w1")
     after = numbers()
     assert (after["status"], after["seen_pct"], after["actual_pct"]) == ("behind", 100.0, 0.0)
@@ -214,7 +221,8 @@ def test_a_volume_weighted_task_naming_only_the_stair_weighs_its_parts(site, run
         (task,) = project_progress(db_session, "p")["tasks"]
         return task
 
-    assert (numbers()["elements"], numbers()["actual_pct"], numbers()["status"]) == (2, 0.0, "not observed")
+    # nothing seen yet: the plan's estimate (the task ended in January: 100 %), and not observed
+    assert (numbers()["elements"], numbers()["actual_pct"], numbers()["status"]) == (2, 100.0, "not observed")
     _walk(db_session, "Level 0", {flight: INSTALLED, railing: ABSENT}, "w1", WALKED - dt.timedelta(days=7))
     assert 50.0 < numbers()["actual_pct"] < 100.0  # the flight's steps outweigh the railing's band
     _walk(db_session, "Level 0", {railing: INSTALLED}, "w2")

@@ -28,6 +28,11 @@ def is_past(date: dt.date | None, today: dt.date | None = None) -> bool:
     return date is not None and date < (today or dt.date.today())
 
 
+def utc_date(moment: dt.datetime) -> dt.date:
+    """The UTC calendar day of a stored time (SQLite gives naive UTC, PostgreSQL aware)."""
+    return (moment.astimezone(dt.UTC) if moment.tzinfo else moment).date()
+
+
 def end_of_day(date: dt.date) -> dt.datetime:
     """00:00 UTC of the next day: everything strictly before it happened by the end of ``date``."""
     return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)

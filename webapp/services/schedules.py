@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import os
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from twin.ifc import file_sha256, open_model
 from twin.progress import (
     PlannedWork,
+    estimate_unseen,
     expand_assemblies,
     forecast,
     percent_complete,
@@ -135,10 +137,11 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     storey_of = {gid: storey for gid, _, storey in element_rows}
     quantities = _quantities(session, revision.id, version)
     status = as_of.status_table(project.id, date)
-    status_rows = session.execute(select(status.global_id, status.stage, seen_column(status))
+    status_rows = session.execute(select(status.global_id, status.stage, seen_column(status), status.first_seen)
                                   .where(as_of.project_filter(status, project.id))).all()
-    stage_now = {gid: stage for gid, stage, _ in status_rows}
-    seen = {gid for gid, _, was_seen in status_rows if was_seen}  # unknown is not late: see docs/progress.md
+    stage_now = {gid: stage for gid, stage, _, _ in status_rows}
+    seen = {gid for gid, _, was_seen, _ in status_rows if was_seen}  # unknown is not late: see docs/progress.md
+    first_seen = sorted((as_of.utc_date(first), gid) for gid, _, _, first in status_rows if first is not None)
     stages = {gid: (tracked.get(gid), stage_now.get(gid, 0)) for gid in tracked}
     links: dict[int, list[str]] = defaultdict(list)
     for task_id, gid in session.execute(select(TaskElement.task_id, TaskElement.global_id).join(Task).where(
@@ -148,6 +151,10 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
     links = {task_id: list(expand_assemblies(gids, parts)) for task_id, gids in links.items()}
     tasks = [t for t in version.tasks if links.get(t.id)]
     history = _history(session, project.id, tracked, date)
+    # Unknown is neither done nor late: what no capture has seen is estimated from what was seen of
+    # its task, or from the plan (twin.progress.estimate_unseen; docs/progress.md).
+    task_work = [(PlannedWork(t.planned_start, t.planned_finish), links[t.id]) for t in tasks]
+    estimate = estimate_unseen(task_work, stages, seen, date)
     report_tasks = []
     by_storey, by_trade = defaultdict(list), defaultdict(list)
     for task in tasks:
@@ -155,7 +162,8 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         task_history = [(day, percent_complete(elements, snapshot, quantities.get(task.id)))
                         for day, snapshot in history]
         numbers = task_progress(task.key, task.planned_start, task.planned_finish, elements, stages, date,
-                                history=task_history, quantities=quantities.get(task.id), seen=seen)
+                                history=task_history, quantities=quantities.get(task.id), seen=seen,
+                                estimate=estimate)
         storeys = {storey_of.get(g) for g in elements}
         storey = storeys.pop() if len(storeys) == 1 else None
         report_tasks.append({"id": task.key, "name": task.name, "trade": task.trade, "storey": storey,
@@ -170,13 +178,17 @@ def project_progress(session: Session, project_name: str, date: dt.date | None =
         by_trade[task.trade or "(no trade)"].append(work)
 
     def group(items):
-        planned, actual, slip = rollup(items, stages, date)
-        known = seen_share([g for _, e in items for g in e], seen)
+        planned, actual, slip = rollup(items, stages, date, estimate=estimate)
+        elements = [g for _, e in items for g in e]
         return {"planned_pct": round(100 * planned, 1), "actual_pct": round(100 * actual, 1), "slip_days": slip,
-                "seen_pct": round(100 * known, 1)}
+                "seen_pct": round(100 * seen_share(elements, seen), 1),
+                "seen_installed_pct": round(100 * percent_complete(elements, stages), 1)}
 
     all_work = [w for items in by_trade.values() for w in items]
-    curve = s_curve(all_work, [*history, (date, stages)])
+    def seen_by(day: dt.date) -> list[str]:
+        return [gid for _, gid in first_seen[:bisect.bisect_right(first_seen, (day, "\uffff"))]]
+
+    curve = s_curve(all_work, [*history, (date, stages)], seen_by=seen_by)
     outlook = forecast([(d, a) for d, _, a in curve])
     planned_days = _weekly(min((w.start for w, _ in all_work), default=date),
                            max((w.finish for w, _ in all_work), default=date))
