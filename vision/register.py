@@ -11,7 +11,9 @@
 2. **Projection with occlusion**: at the refined pose, rays pass through elements not believed
    built and stop at the first one believed built; every element met on the way is visible at
    that pixel. Occlusion counts only elements believed built (the fused status, plus what this
-   frame's detections support); an unbuilt wall hides nothing.
+   frame's detections support); an unbuilt wall hides nothing from the detector. An element is
+   judged absent only on the pixels where it is the nearest element: behind one not believed
+   built it may be hidden (that one may be built and missed), so there it is never "absent".
 3. **Association and observations**: a detection supports an element of a compatible class when
    it covers most of the element's visible pixels (surfaces: walls, slabs, ceilings may share one
    detection) or, for discrete objects, when their boxes overlap one-to-one; and it supports the
@@ -19,8 +21,8 @@
    seen through an unbuilt one in front. Boxes are compared in the tile the detector saw the
    element in (:func:`element_tile_boxes`): straight members off the horizon are curves in the
    panorama, and one crossing its seam or passing overhead spans its whole width. Every element that
-   could have been seen gets one observation: installed at the detected stage, absent (visible
-   enough, nothing detected), or not visible (too few pixels, too far, or its box fits a detection
+   could have been seen gets one observation: installed at the detected stage, absent (enough of
+   it nearest in view, nothing detected), or not visible (too few pixels, too far, or its box fits a detection
    that went to a neighbour of its class: rafters in a row seen end-on have nearly one box, and the
    detector keeps one box for them) — which is no evidence.
 
@@ -465,6 +467,10 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
     n = len(twin.elements)
     flat, entry_rows = layer_entries(layers)
     visible = np.bincount(entry_rows, minlength=n)
+    # Pixels where the element is the nearest thing that may be there: behind an element not
+    # believed built it may be hidden (that element may be built and missed), so it is not judged
+    # absent there.
+    front = np.bincount(element[element >= 0], minlength=n)
     min_pixels = MIN_VISIBLE_SHARE * element.size
     tracked = [e.tracked_class for e in twin.elements]
     codes = {name: k for k, name in enumerate(taxonomy.CLASS_NAMES)}
@@ -532,8 +538,8 @@ def observe(twin: Twin, scene: RenderScene, pose: Pose, believed: np.ndarray, de
             confidence = 0.5 + 0.5 * min(max(score, 0.0), 1.0)
             observations.append(FrameObservation(int(row), INSTALLED, stage, float(confidence), pixels,
                                                  det.region))
-        elif pixels >= min_pixels and row not in indistinct:
-            in_view = min(1.0, pixels / (8 * min_pixels))
+        elif front[row] >= min_pixels and row not in indistinct:
+            in_view = min(1.0, front[row] / (8 * min_pixels))
             confidence = 0.5 + (ABSENT_CONFIDENCE - 0.5) * in_view * reliability.get(tracked[row], 1.0)
             observations.append(FrameObservation(int(row), ABSENT, 0, float(confidence), pixels, region))
         else:
