@@ -9,16 +9,8 @@ import pytest
 from tests.conftest import dispose, make_app
 from twin.asbuilt import PlannedTask
 from twin.generate import generate_building
-from webapp.services.timeline import (
-    Snapshot,
-    flag_outcomes,
-    installed_metrics,
-    latencies,
-    plan_week,
-    score_snapshots,
-    storey_activity,
-    walk_days,
-)
+from twin.timeline_score import Snapshot, flag_outcomes, installed_metrics, latencies, score_snapshots
+from twin.walks import plan_week, storey_activity, walk_days
 
 D = dt.date
 
