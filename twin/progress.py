@@ -18,8 +18,8 @@ planned start day to the end of its planned finish day.
   (:func:`forecast` says why).
 * **Unobserved elements** (no capture has seen them) are estimated, never taken as not done nor
   as late: an unseen element of a task counts at the share done of the task's seen elements, and
-  the elements of a task none of whose elements has been seen at the task's planned share (the
-  plan is the only evidence there is). :func:`unseen_estimate` gives that share; percent complete
+  the elements of a task none of whose elements has been seen at the task's planned share scaled
+  by how the seen tasks keep to the plan. :func:`estimate_unseen` gives those shares; percent complete
   with it is an estimate of the truth, without it a lower bound (what has been seen installed).
   The *seen share* (:func:`seen_share`) says how much of a task is known; a task none of whose
   elements has been seen is "not observed", never "behind".
@@ -54,7 +54,7 @@ def percent_complete(elements: Iterable[str], stages: ElementStages,
                      quantities: Mapping[str, float] | None = None,
                      estimate: Mapping[str, float] | None = None) -> float:
     """Weighted share of work done over ``elements``. ``estimate``: GlobalId → estimated share done
-    of the elements no capture has seen (:func:`unseen_estimate`); without one, an element without
+    of the elements no capture has seen (:func:`estimate_unseen`); without one, an element without
     a stage counts as not started."""
     total = done = 0.0
     for gid in elements:
@@ -68,29 +68,41 @@ def percent_complete(elements: Iterable[str], stages: ElementStages,
     return done / total if total > 0 else 0.0
 
 
-def unseen_estimate(work: PlannedWork, elements: Sequence[str], stages: ElementStages, seen: Collection[str],
-                    today: dt.date, quantities: Mapping[str, float] | None = None, working_days: bool = False,
-                    holidays: Sequence[dt.date] = ()) -> float:
-    """Estimated share done, in [0, 1], of the elements of a task that no capture has seen on
-    ``today``: the share done of its seen elements (weighted like :func:`percent_complete`: what
-    was seen of a task is a sample of it), or its planned share when none has been seen."""
-    known = [gid for gid in elements if gid in seen]
-    if known and (not quantities or any(quantities.get(gid, 0.0) > 0 for gid in known)):
-        return percent_complete(known, stages, quantities)
-    return planned_percent(work.start, work.finish, today, working_days, holidays)
-
-
 def estimate_unseen(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], stages: ElementStages,
                     seen: Collection[str], today: dt.date, quantities: Mapping[str, float] | None = None,
                     working_days: bool = False, holidays: Sequence[dt.date] = ()) -> dict[str, float]:
-    """GlobalId → estimated share done on ``today`` of every element of ``tasks`` that no capture
-    has seen (:func:`unseen_estimate` of its first task), for :func:`percent_complete`'s ``estimate``."""
+    """GlobalId → estimated share done on ``today``, in [0, 1], of every element of ``tasks`` that
+    no capture has seen (an element in several tasks: its first), for :func:`percent_complete`'s
+    ``estimate``.
+
+    An unseen element of a task some of whose elements were seen counts at their share done (what
+    was seen of a task is a sample of it). A task none of whose elements was seen counts at its
+    planned share times the schedule performance of the tasks that were seen (their share done
+    over their planned share, weighted by their elements, as earned-value practice extrapolates):
+    a site running behind on what was seen is assumed behind where nobody looked; the plan itself
+    when nothing has been seen yet."""
+    def weight(elements: Sequence[str]) -> float:
+        return float(sum(quantities.get(g, 0.0) for g in elements)) if quantities else float(len(elements))
+
     estimate: dict[str, float] = {}
+    unknown: list[tuple[float, Sequence[str]]] = []  # (planned share, unseen elements) of tasks nothing was seen of
+    earned = planned_seen = 0.0
     for work, elements in tasks:
+        planned = planned_percent(work.start, work.finish, today, working_days, holidays)
+        known = [gid for gid in elements if gid in seen]
         unseen = [gid for gid in elements if gid not in seen and gid not in estimate]
-        if unseen:
-            share = unseen_estimate(work, elements, stages, seen, today, quantities, working_days, holidays)
-            estimate.update(dict.fromkeys(unseen, share))
+        if known and weight(known) > 0:
+            done = percent_complete(known, stages, quantities)
+            estimate.update(dict.fromkeys(unseen, done))
+            if planned > 0:
+                earned += weight(elements) * done
+                planned_seen += weight(elements) * planned
+        elif unseen:
+            estimate.update(dict.fromkeys(unseen, planned))
+            unknown.append((planned, unseen))
+    performance = earned / planned_seen if planned_seen > 0 else 1.0
+    for planned, unseen in unknown:
+        estimate.update(dict.fromkeys(unseen, min(1.0, planned * performance)))
     return estimate
 
 
@@ -329,7 +341,7 @@ def task_progress(task_id: str, start: dt.date, finish: dt.date, elements: Seque
 
     history: earlier (date, percent complete as a share) observations of this task, for the
     forecast. seen: the GlobalIds some capture has seen (None: all of them). estimate: the
-    estimated share done of the unseen ones (:func:`unseen_estimate`; None: not done). A
+    estimated share done of the unseen ones (:func:`estimate_unseen`; None: not done). A
     complete task has no slip."""
     actual = percent_complete(elements, stages, quantities, estimate)
     planned = planned_percent(start, finish, today, working_days, holidays)

@@ -177,3 +177,25 @@ def test_an_assembly_counts_through_its_parts_once():
     assert expand_assemblies(["roof"], parts) == ("roof",)  # no tracked parts: stays as it is
     stages = {"slab": ("slab", 1), "flight": ("stair", 1), "railing": ("railing", 1), "stair": ("stair", 0)}
     assert percent_complete(expand_assemblies(["slab", "stair", "flight", "railing"], parts), stages) == 1.0
+
+
+def test_what_no_capture_has_seen_is_estimated_from_its_task_or_the_plan_at_the_seen_pace():
+    from twin.progress import element_weight, estimate_unseen
+
+    wall = "wall"
+    # A: 4 elements over 1–10 March, 2 seen, one of them installed; B: 2 elements over 1–10 March,
+    # none seen. On 5 March (planned 50 %) A's seen half is 50 % done: on plan, so B is at its plan.
+    a = (PlannedWork(D(2027, 3, 1), D(2027, 3, 10)), ("a1", "a2", "a3", "a4"))
+    b = (PlannedWork(D(2027, 3, 1), D(2027, 3, 10)), ("b1", "b2"))
+    stages = {"a1": (wall, 3), "a2": (wall, 0)}
+    got = estimate_unseen([a, b], stages, {"a1", "a2"}, D(2027, 3, 5))
+    assert got == {"a3": 0.5, "a4": 0.5, "b1": 0.5, "b2": 0.5}
+    assert percent_complete(a[1] + b[1], stages, estimate=got) == 0.5
+    # A seen behind its plan: B, unseen, is assumed as far behind.
+    stages["a1"] = (wall, 1)  # framed only: A's seen half is w/2 done against 1/2 planned
+    w = element_weight(wall, 1)
+    got = estimate_unseen([a, b], stages, {"a1", "a2"}, D(2027, 3, 5))
+    assert got["a3"] == pytest.approx(w / 2) and got["b1"] == pytest.approx(0.5 * (w / 2) / 0.5)
+    # Nothing seen anywhere: the plan. Everything seen: nothing to estimate.
+    assert estimate_unseen([a, b], {}, set(), D(2027, 3, 5)) == dict.fromkeys(a[1] + b[1], 0.5)
+    assert estimate_unseen([a, b], stages, set(a[1] + b[1]), D(2027, 3, 5)) == {}
