@@ -17,9 +17,8 @@ planned start day to the end of its planned finish day.
   never before the last observation; none while too little is done or produced to measure a rate
   (:func:`forecast` says why).
 * **Unobserved elements** (no capture has seen them) are estimated, never taken as not done nor
-  as late: an unseen element of a task counts at the share done of the task's seen elements, and
-  the elements of a task none of whose elements has been seen at the task's planned share scaled
-  by how the seen tasks keep to the plan. :func:`estimate_unseen` gives those shares; percent complete
+  as late: an unseen element counts at its task's planned share scaled by how what was seen keeps
+  to the plan. :func:`estimate_unseen` gives those shares; percent complete
   with it is an estimate of the truth, without it a lower bound (what has been seen installed).
   The *seen share* (:func:`seen_share`) says how much of a task is known; a task none of whose
   elements has been seen is "not observed", never "behind".
@@ -73,31 +72,29 @@ def estimate_unseen(tasks: Sequence[tuple[PlannedWork, Sequence[str]]], stages: 
                     working_days: bool = False, holidays: Sequence[dt.date] = ()) -> dict[str, float]:
     """GlobalId → estimated share done on ``today``, in [0, 1], of every element of ``tasks`` that
     no capture has seen (an element in several tasks: its first), for :func:`percent_complete`'s
-    ``estimate``.
+    ``estimate``: its task's planned share times the schedule performance of what was seen (the
+    seen elements' share done over their tasks' planned share, weighted by the elements, as
+    earned-value practice extrapolates): a site behind where it was seen is assumed as far behind
+    where nobody looked; the plan itself before anything is seen.
 
-    An unseen element of a task some of whose elements were seen counts at their share done (what
-    was seen of a task is a sample of it). A task none of whose elements was seen counts at its
-    planned share times the schedule performance of the tasks that were seen (their share done
-    over their planned share, weighted by their elements, as earned-value practice extrapolates):
-    a site running behind on what was seen is assumed behind where nobody looked; the plan itself
-    when nothing has been seen yet."""
+    Not the seen elements' share of the same task: what was seen of a task is not a fair sample of
+    it, since an installed element is seen wherever it is detected, while "absent" is only judged
+    where nothing that may be built stands in front (:mod:`vision.register`)."""
     def weight(elements: Sequence[str]) -> float:
         return float(sum(quantities.get(g, 0.0) for g in elements)) if quantities else float(len(elements))
 
     estimate: dict[str, float] = {}
-    unknown: list[tuple[float, Sequence[str]]] = []  # (planned share, unseen elements) of tasks nothing was seen of
+    unknown: list[tuple[float, Sequence[str]]] = []  # (planned share, unseen elements) per task
     earned = planned_seen = 0.0
     for work, elements in tasks:
         planned = planned_percent(work.start, work.finish, today, working_days, holidays)
         known = [gid for gid in elements if gid in seen]
         unseen = [gid for gid in elements if gid not in seen and gid not in estimate]
-        if known and weight(known) > 0:
+        if known and weight(known) > 0 and planned > 0:
             done = percent_complete(known, stages, quantities)
-            estimate.update(dict.fromkeys(unseen, done))
-            if planned > 0:
-                earned += weight(elements) * done
-                planned_seen += weight(elements) * planned
-        elif unseen:
+            earned += weight(known) * done
+            planned_seen += weight(known) * planned
+        if unseen:
             estimate.update(dict.fromkeys(unseen, planned))
             unknown.append((planned, unseen))
     performance = earned / planned_seen if planned_seen > 0 else 1.0
