@@ -39,7 +39,7 @@ from threshold import TUNING_LAYOUTS  # noqa: E402
 
 from twin.fusion import ABSENT, INSTALLED  # noqa: E402
 from twin.generate import generate_building  # noqa: E402
-from vision import register  # noqa: E402
+from vision import observe, pose_search, register, visibility  # noqa: E402
 from vision.detect import load_detector  # noqa: E402
 from vision.equirect import world_rays  # noqa: E402
 
@@ -122,9 +122,9 @@ NOTES = [
 
 def pose_total(scene, pose, prior, distance) -> float:
     """Edge score of ``pose`` (its own boundary render) plus the prior's penalty, as the search ranks."""
-    points = register.boundary_points(scene, pose, distance.shape[1])
-    return (register.points_score(points, pose, distance, shift=register.EDGE_SHIFT)
-            + float(register.prior_penalty([pose], prior)[0]))
+    points = pose_search.boundary_points(scene, pose, distance.shape[1])
+    return (pose_search.points_score(points, pose, distance, shift=pose_search.EDGE_SHIFT)
+            + float(pose_search.prior_penalty([pose], prior)[0]))
 
 
 def boundary_pairs(twin, scene, pose, distance) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +132,7 @@ def boundary_pairs(twin, scene, pose, distance) -> tuple[np.ndarray, np.ndarray]
     origin, directions = world_rays(pose, distance.shape[1])
     hits = scene.cast(origin, directions)
     element = hits.element
-    edge = register.boundaries(element) & np.isfinite(hits.distance)
+    edge = pose_search.boundaries(element) & np.isfinite(hits.distance)
     right = np.roll(element, -1, axis=1)
     lower = np.vstack([element[1:], element[-1:]])
     other = np.where(right != element, right, lower)[edge]
@@ -140,7 +140,7 @@ def boundary_pairs(twin, scene, pose, distance) -> tuple[np.ndarray, np.ndarray]
     first, second = names[element[edge]], names[other]
     pairs = np.where(first <= second, np.char.add(np.char.add(first, " – "), second),
                      np.char.add(np.char.add(second, " – "), first))
-    return pairs, np.minimum(distance[edge], register.EDGE_TRUNCATION)
+    return pairs, np.minimum(distance[edge], pose_search.EDGE_TRUNCATION)
 
 
 def analyse(records: list[dict]) -> tuple[dict, list[dict]]:
@@ -152,8 +152,8 @@ def analyse(records: list[dict]) -> tuple[dict, list[dict]]:
     for r in records:
         twin, scene, image, prior, truth = r["twin"], r["scene"], r["image"], r["prior"], r["truth"]
         group = "attic" if truth.z > max(s.elevation for s in twin.storeys) + 0.5 else "below"
-        distance = register.edge_distance(image)
-        anchors = r["believed"] | register.supported(twin, scene, prior, r["believed"], r["detections"],
+        distance = pose_search.edge_distance(image)
+        anchors = r["believed"] | observe.supported(twin, scene, prior, r["believed"], r["detections"],
                                                      image.shape[1], r["reliability"])
         anchored = scene.scene(anchors.astype(np.int8))
         labels, far = boundary_pairs(twin, anchored, truth, distance)
@@ -195,8 +195,8 @@ def main() -> None:
         pairs, frames = analyse(records)
     lines = [f"`bench/attic.py --walks {args.walks} --frames {args.frames}`: {len(frames)} frames of the "
              f"gable tuning layouts ({', '.join(label for label, _ in layouts)}). Edge distance at the "
-             f"true pose of the anchors' boundaries, in pixels at {register.WORK_WIDTH} px, truncated at "
-             f"{register.EDGE_TRUNCATION:g}; far: more than {FAR_PX:g} px from any image edge.", "",
+             f"true pose of the anchors' boundaries, in pixels at {visibility.WORK_WIDTH} px, truncated at "
+             f"{pose_search.EDGE_TRUNCATION:g}; far: more than {FAR_PX:g} px from any image edge.", "",
              "| frames | boundary between | points | mean px | far |", "|---|---|---:|---:|---:|"]
     for group in ("attic", "below"):
         rows = sorted(((k[1], v) for k, v in pairs.items() if k[0] == group), key=lambda kv: -kv[1][0])

@@ -33,7 +33,7 @@ from bench_doc import write_section  # noqa: E402
 from threshold import TUNING_LAYOUTS  # noqa: E402
 
 from twin.generate import generate_building  # noqa: E402
-from vision import register  # noqa: E402
+from vision import observe, pose_search, register  # noqa: E402
 from vision.detect import load_detector  # noqa: E402
 from vision.pose import Pose  # noqa: E402
 
@@ -68,7 +68,7 @@ def record_frames(path: Path, detector, walks: int, frames: int, work_dir: Path)
 
 def pose_errors(records: list[dict]) -> tuple[np.ndarray, float]:
     """((F, 2) position error in cm and yaw error in degrees per frame, CPU seconds), registering
-    every recorded frame under the current settings of :mod:`vision.register`."""
+    every recorded frame under the current settings of :mod:`vision.pose_search` and :mod:`vision.observe`."""
     from webapp.services.evaluation import pose_error
 
     started = time.process_time()
@@ -87,12 +87,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--prior-weight", type=float, nargs="+", default=[0.02, 0.05, 0.1])
     parser.add_argument("--coarse-truncation", type=float, nargs="+", default=[24.0, 12.0])
-    parser.add_argument("--edge-shift", type=float, nargs="+", default=[register.EDGE_SHIFT])
-    parser.add_argument("--support-width", type=int, nargs="+", default=[register.SUPPORT_WIDTH])
+    parser.add_argument("--edge-shift", type=float, nargs="+", default=[pose_search.EDGE_SHIFT])
+    parser.add_argument("--support-width", type=int, nargs="+", default=[observe.SUPPORT_WIDTH])
     parser.add_argument("--tilt-sigma", type=float, nargs="+",
-                        default=[math.degrees(register.PRIOR_SIGMA_TILT)],
+                        default=[math.degrees(pose_search.PRIOR_SIGMA_TILT)],
                         help="the prior's pitch/roll σ in degrees (0: no tilt term)")
-    parser.add_argument("--polish-evals", type=int, nargs="+", default=[register.POLISH_EVALS],
+    parser.add_argument("--polish-evals", type=int, nargs="+", default=[pose_search.POLISH_EVALS],
                         help="score evaluations of the final continuous refinement (0: none)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -105,17 +105,17 @@ def main() -> None:
             work_dir = Path(tmp) / f"work-{spec['seed']}"
             recorded[label] = record_frames(path, detector, args.walks, args.frames, work_dir)
             print(f"recorded {label}: {len(recorded[label])} frames", file=sys.stderr)
-        defaults = (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
-                    register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT, register.POLISH_EVALS)
+        defaults = (pose_search.PRIOR_WEIGHT, pose_search.COARSE_TRUNCATION, pose_search.EDGE_SHIFT,
+                    observe.SUPPORT_WIDTH, pose_search.PRIOR_SIGMA_TILT, pose_search.POLISH_EVALS)
         rows = []
         try:
             for weight, truncation, shift, support, tilt, polish in itertools.product(
                     args.prior_weight, args.coarse_truncation, args.edge_shift, args.support_width,
                     args.tilt_sigma, args.polish_evals):
-                register.PRIOR_WEIGHT, register.COARSE_TRUNCATION = weight, truncation
-                register.EDGE_SHIFT, register.SUPPORT_WIDTH = shift, support
-                register.PRIOR_SIGMA_TILT = math.radians(tilt) if tilt else math.inf
-                register.POLISH_EVALS = polish
+                pose_search.PRIOR_WEIGHT, pose_search.COARSE_TRUNCATION = weight, truncation
+                pose_search.EDGE_SHIFT, observe.SUPPORT_WIDTH = shift, support
+                pose_search.PRIOR_SIGMA_TILT = math.radians(tilt) if tilt else math.inf
+                pose_search.POLISH_EVALS = polish
                 per_layout, cpu = {}, 0.0
                 for label, records in recorded.items():
                     per_layout[label], seconds = pose_errors(records)
@@ -130,8 +130,8 @@ def main() -> None:
                                           for k, v in per_layout.items()}))
                 print(json.dumps(rows[-1]), file=sys.stderr)
         finally:
-            (register.PRIOR_WEIGHT, register.COARSE_TRUNCATION, register.EDGE_SHIFT,
-             register.SUPPORT_WIDTH, register.PRIOR_SIGMA_TILT, register.POLISH_EVALS) = defaults
+            (pose_search.PRIOR_WEIGHT, pose_search.COARSE_TRUNCATION, pose_search.EDGE_SHIFT,
+             observe.SUPPORT_WIDTH, pose_search.PRIOR_SIGMA_TILT, pose_search.POLISH_EVALS) = defaults
     frames = sum(len(r) for r in recorded.values())
     lines = [f"`bench/pose.py --walks {args.walks} --frames {args.frames}`: {frames} frames of "
              f"{len(recorded)} tuning layouts ({', '.join(recorded)}), each re-registered under every "

@@ -1,6 +1,6 @@
 """Observation confidences calibrated: a raw confidence mapped to how often such a claim is right.
 
-Registration (:func:`vision.register.observe`) makes a raw confidence for every "installed" and
+Registration (:func:`vision.observe.observe`) makes a raw confidence for every "installed" and
 "absent" claim from the detector's score and the element's share in view. How often those claims
 are right depends on the class (a ceiling's absence is easier to misjudge than a column's), so a
 table of monotone maps, per tracked class and kind, turns the raw value into the observed

@@ -1,6 +1,8 @@
 """Read and validate a capture directory (``capture.json`` + frames): the upload format.
 
 ``docs/capture-format.md`` describes it; ``vision/capture.schema.json`` is its JSON Schema.
+A frame's pose prior is optional (a real 360° camera knows gravity, not where it is in the model):
+a capture may give a start point on the floor plan instead, or nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +26,25 @@ class CaptureError(ValueError):
 
 @dataclass(frozen=True)
 class FrameRecord:
+    """One frame of a manifest. ``pose_prior``: where the camera's tracking puts it, or None;
+    ``gravity``: (pitch, roll) in radians from the camera's IMU, given with the prior or alone (None
+    when not known)."""
+
     index: int
     file: str
     timestamp: dt.datetime
-    pose_prior: Pose
+    pose_prior: Pose | None
+    gravity: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Where a walk starts, tapped on the floor plan: x, y in metres (twin world frame) and the
+    heading the camera faces, radians like a pose's yaw (None when not given)."""
+
+    x: float
+    y: float
+    yaw: float | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,7 @@ class CaptureManifest:
     started_at: dt.datetime
     storey: str | None
     frames: list[FrameRecord]
+    start: StartPoint | None = None
 
 
 #: Characters refused in the manifest's text fields: C0 controls (NUL, tab, CR, LF…) and DEL.
@@ -120,6 +138,27 @@ def check_pose(values: list[float], bounds: PoseBounds | None, where: str) -> Po
     return Pose(*values)
 
 
+def check_start(data: dict | None, bounds: PoseBounds | None, where: str) -> StartPoint | None:
+    """The manifest's ``start`` (schema-valid) as a :class:`StartPoint`: finite, within
+    ``MAX_COORDINATE_M`` and, in x and y, within ``bounds``."""
+    if data is None:
+        return None
+    position = data["position"]
+    heading = data.get("heading_deg")
+    if not all(math.isfinite(v) for v in [*position, heading or 0.0]):
+        raise CaptureError(f"{where}: start is not finite")
+    if any(abs(v) > MAX_COORDINATE_M for v in position):
+        raise CaptureError(f"{where}: start position {position} m is beyond {MAX_COORDINATE_M:g} m")
+    if bounds is not None and not all(lo <= v <= hi for lo, v, hi in zip(bounds.low[:2], position,
+                                                                        bounds.high[:2], strict=True)):
+        low, high = ([round(v, 1) for v in corner[:2]] for corner in (bounds.low, bounds.high))
+        shown = [round(v, 3) for v in position]
+        raise CaptureError(f"{where}: start position {shown} m is outside the model's extent plus margin "
+                           f"({low} to {high} m)")
+    return StartPoint(float(position[0]), float(position[1]),
+                      None if heading is None else math.radians(heading))
+
+
 def normalise_frame_file(name: str, where: str) -> str:
     """``name`` without ``.`` components (``./x.jpg`` → ``x.jpg``); an absolute path, ``..`` or an
     empty component is refused."""
@@ -160,7 +199,8 @@ def check_frame_files(frames: list[FrameRecord], names: list[str], source: str) 
 def parse_manifest(data: dict, source: str = "capture.json",
                    bounds: PoseBounds | None = None) -> CaptureManifest:
     """Validate a manifest against the schema and the rules a schema cannot say (text without
-    control characters, frame files that do not alias each other, finite poses inside ``bounds``)."""
+    control characters, frame files that do not alias each other, finite poses and start inside
+    ``bounds``)."""
     import jsonschema
 
     if isinstance(data, dict):
@@ -172,13 +212,23 @@ def parse_manifest(data: dict, source: str = "capture.json",
     for index, frame in enumerate(data["frames"]):
         where = f"{source}: frame {index} ({frame['file']})"
         file = normalise_frame_file(frame["file"], where)
-        pose = frame["pose_prior"]
-        values = [*pose["position"], pose["yaw"], pose.get("pitch", 0.0), pose.get("roll", 0.0)]
-        frames.append(FrameRecord(index, file, parse_timestamp(frame["timestamp"], where),
-                                  check_pose(values, bounds, where)))
+        prior, gravity = None, None
+        if "pose_prior" in frame:
+            pose = frame["pose_prior"]
+            values = [*pose["position"], pose["yaw"], pose.get("pitch", 0.0), pose.get("roll", 0.0)]
+            prior = check_pose(values, bounds, where)
+            if "pitch" in pose or "roll" in pose:
+                gravity = (prior.pitch, prior.roll)
+        elif "gravity" in frame:
+            gravity = (float(frame["gravity"]["pitch"]), float(frame["gravity"]["roll"]))
+            if not all(math.isfinite(v) for v in gravity):
+                raise CaptureError(f"{where}: gravity is not finite")
+        frames.append(FrameRecord(index, file, parse_timestamp(frame["timestamp"], where), prior, gravity))
     check_frame_files(frames, [frame["file"] for frame in data["frames"]], source)
     started_at = parse_timestamp(data["started_at"], source)
-    return CaptureManifest(data["capture_id"], data.get("device"), started_at, data.get("storey"), frames)
+    start = check_start(data.get("start"), bounds, source)
+    return CaptureManifest(data["capture_id"], data.get("device"), started_at, data.get("storey"), frames,
+                           start)
 
 
 def read_capture(directory: str | Path) -> CaptureManifest:

@@ -1,11 +1,13 @@
 """A walk recorded as one 360° MP4 → a capture directory: frames every ``interval_s`` seconds,
-each with its pose interpolated from the camera's pose track.
+each with its pose interpolated from the camera's pose track, when it has one.
 
 The video manifest (``vision/video.schema.json``, ``docs/capture-format.md``) gives the walk's
 start time and the track: poses (metres and radians, the twin's world frame) at times in seconds
 from the video's first frame. A frame taken at time t gets the pose interpolated between the two
 track samples around t: linear in position, along the shortest arc in each angle. Frames before
-the first sample or after the last one have no pose and are skipped (never extrapolated).
+the first sample or after the last one have no pose and are skipped (never extrapolated). A video
+without a track (most 360° cameras know gravity, not where they are in the model) gives every
+frame, without a pose prior; its ``start`` on the floor plan, if any, goes to the capture.
 Decoding is OpenCV's (``cv2.VideoCapture``); frames are read in order, never seeked, so a file
 whose index is damaged still yields what it holds.
 """
@@ -28,8 +30,10 @@ import numpy as np
 from vision.capture import (
     CaptureError,
     PoseBounds,
+    StartPoint,
     capture_schema,
     check_pose,
+    check_start,
     check_text_fields,
     parse_timestamp,
     schema_error,
@@ -55,7 +59,8 @@ class VideoManifest:
     storey: str | None
     interval_s: float
     sha256: str | None
-    track: list[TrackSample]
+    track: list[TrackSample]  # empty: the camera gave no pose track
+    start: StartPoint | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def is_video_manifest(data: object) -> bool:
 def parse_video_manifest(data: dict, source: str = "manifest",
                          bounds: PoseBounds | None = None) -> VideoManifest:
     """Validate a video manifest (schema, text without control characters, finite poses inside
-    ``bounds``, increasing track times)."""
+    ``bounds``, increasing track times). Without a ``track`` the manifest's track is empty."""
     import jsonschema
     from referencing import Registry, Resource
 
@@ -93,7 +98,7 @@ def parse_video_manifest(data: dict, source: str = "manifest",
     if errors:
         raise schema_error(errors, source)
     track = []
-    for index, sample in enumerate(data["track"]):
+    for index, sample in enumerate(data.get("track", [])):
         pose = sample["pose"]
         values = [*pose["position"], pose["yaw"], pose.get("pitch", 0.0), pose.get("roll", 0.0)]
         if not math.isfinite(sample["t"]):
@@ -112,6 +117,7 @@ def parse_video_manifest(data: dict, source: str = "manifest",
         float(data["interval_s"]),
         data.get("sha256"),
         track,
+        check_start(data.get("start"), bounds, source),
     )
 
 
@@ -188,7 +194,8 @@ def video_to_capture(
 
     All or nothing: everything is written to a temporary folder beside ``out_dir`` and moved in at
     the end, ``capture.json`` last. Returns the capture manifest written. Raises
-    :class:`CaptureError` when no frame falls within the pose track or there are too many."""
+    :class:`CaptureError` when no frame falls within the pose track or there are too many. Without
+    a pose track, every frame is written without a pose prior."""
     import cv2
 
     out_dir = Path(out_dir)
@@ -198,8 +205,8 @@ def video_to_capture(
         (staging / "frames").mkdir()
         frames = []
         for t, rgb in sample_frames(video_path, manifest.interval_s):
-            pose = pose_at(manifest.track, t)
-            if pose is None:
+            pose = pose_at(manifest.track, t) if manifest.track else None
+            if manifest.track and pose is None:
                 continue
             if len(frames) >= max_frames:
                 raise CaptureError(
@@ -213,23 +220,22 @@ def video_to_capture(
                 [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality],
             ):
                 raise CaptureError(f"{Path(video_path).name}: could not write frame at {t:.1f} s")
-            frames.append(
-                {
-                    "file": name,
-                    "timestamp": (manifest.started_at + dt.timedelta(seconds=t)).isoformat(),
-                    "pose_prior": {
-                        "position": [pose.x, pose.y, pose.z],
-                        "yaw": pose.yaw,
-                        "pitch": pose.pitch,
-                        "roll": pose.roll,
-                    },
+            frame = {"file": name, "timestamp": (manifest.started_at + dt.timedelta(seconds=t)).isoformat()}
+            if pose is not None:
+                frame["pose_prior"] = {
+                    "position": [pose.x, pose.y, pose.z],
+                    "yaw": pose.yaw,
+                    "pitch": pose.pitch,
+                    "roll": pose.roll,
                 }
-            )
-        if not frames:
+            frames.append(frame)
+        if not frames and manifest.track:
             raise CaptureError(
                 f"{Path(video_path).name}: no frame falls within the pose track "
                 f"({manifest.track[0].t}–{manifest.track[-1].t} s)"
             )
+        if not frames:
+            raise CaptureError(f"{Path(video_path).name}: no frame could be taken from the video")
         capture = {
             "format": "sitetwin-capture/1",
             "capture_id": manifest.capture_id,
@@ -240,6 +246,10 @@ def video_to_capture(
             capture["device"] = manifest.device
         if manifest.storey:
             capture["storey"] = manifest.storey
+        if manifest.start is not None:
+            capture["start"] = {"position": [manifest.start.x, manifest.start.y]}
+            if manifest.start.yaw is not None:
+                capture["start"]["heading_deg"] = math.degrees(manifest.start.yaw)
         (staging / "capture.json").write_text(json.dumps(capture, indent=1))
         target_frames = out_dir / "frames"
         if target_frames.exists():

@@ -11,10 +11,12 @@ from twin.model import build_twin
 from vision.boxes import box_iou
 from vision.detect import Detection
 from vision.equirect import pixel_to_direction, world_rays
+from vision.observe import BOX_MATCH_IOU, observe
 from vision.pose import Pose
-from vision.register import BOX_MATCH_IOU, edge_distance, observe, refine_pose, visibility_layers
+from vision.pose_search import edge_distance, refine_pose
 from vision.render import Appearance, RenderScene, render_equirect
 from vision.tiles import VIEWS, TileGeometry, tile_box_to_region, view_rotation
+from vision.visibility import WORK_WIDTH, visibility_layers
 
 WIDTH = 512
 TILE = 320
@@ -120,7 +122,7 @@ def test_visibility_layers_go_on_through_what_is_not_believed_built_and_stop_at_
 
 def test_the_edge_map_is_sampled_the_shift_right_of_and_below_each_projection(sample, view):
     from vision.equirect import world_to_pixel
-    from vision.register import WORK_WIDTH, boundary_points, points_scores
+    from vision.pose_search import boundary_points, points_scores
 
     _, twin, scene, _ = sample
     pose = view[0]
@@ -137,13 +139,13 @@ def test_the_edge_map_is_sampled_the_shift_right_of_and_below_each_projection(sa
 
 def test_boundary_points_cast_at_full_width_only_near_boundaries_are_those_of_a_full_cast(sample, view,
                                                                                          monkeypatch):
-    from vision import register
-    from vision.register import WORK_WIDTH, boundaries, boundary_points
+    from vision import pose_search
+    from vision.pose_search import boundaries, boundary_points
 
     _, twin, scene, state = sample
     pose = view[0]
     built = scene.scene(state)
-    monkeypatch.setattr(register, "MAX_SCORE_POINTS", 10 ** 9)  # every boundary pixel
+    monkeypatch.setattr(pose_search, "MAX_SCORE_POINTS", 10 ** 9)  # every boundary pixel
     points = boundary_points(built, pose, WORK_WIDTH)
     origin, directions = world_rays(pose, WORK_WIDTH)
     hits = built.cast(origin, directions)
@@ -187,7 +189,7 @@ def test_pose_refinement_recovers_the_height_and_tilt_the_prior_got_wrong(sample
 
 
 def test_the_polish_moves_all_six_parameters_at_once_towards_the_minimum_and_never_away(sample):
-    from vision.register import EDGE_SHIFT, WORK_WIDTH, boundary_points, points_score, polish_pose
+    from vision.pose_search import EDGE_SHIFT, boundary_points, points_score, polish_pose
 
     _, twin, scene, state = sample
     truth = Pose(9.0, 3.0, 1.75, yaw=0.7)
@@ -367,7 +369,7 @@ def test_the_bundled_detector_carries_its_per_class_reliability():
 
 def test_scoring_many_poses_at_once_samples_the_edge_map_bilinearly(sample, view):
     from vision.equirect import world_to_pixel
-    from vision.register import WORK_WIDTH, boundary_points, points_scores
+    from vision.pose_search import boundary_points, points_scores
 
     _, twin, scene, _ = sample
     pose, _, _ = view
@@ -392,7 +394,7 @@ def test_scoring_many_poses_at_once_samples_the_edge_map_bilinearly(sample, view
 
 
 def test_the_prior_penalty_grows_with_departure_in_sigmas_and_wraps_yaw():
-    from vision.register import (
+    from vision.pose_search import (
         PRIOR_SIGMA_M,
         PRIOR_SIGMA_TILT,
         PRIOR_SIGMA_YAW,
@@ -421,7 +423,7 @@ def test_a_frame_without_edges_keeps_its_prior(sample):
 
 
 def test_too_few_anchor_points_keep_the_prior(sample):
-    from vision.register import MIN_ANCHOR_POINTS, boundary_points
+    from vision.pose_search import MIN_ANCHOR_POINTS, boundary_points
 
     _, twin, scene, state = sample
     truth = Pose(9.0, 3.0, 1.75, yaw=0.7)

@@ -83,6 +83,22 @@ def test_frames_are_taken_at_the_interval_with_their_interpolated_pose(tmp_path)
     assert json.loads((out / "capture.json").read_text())["capture_id"] == "walk-1"
 
 
+def test_a_video_without_a_track_gives_every_frame_without_a_pose_prior_and_keeps_its_start(tmp_path):
+    video = tmp_path / "walk.mp4"
+    write_mp4(video, seconds=2.0)
+    body = manifest([], interval=0.5, start={"position": [1.5, 2.5], "heading_deg": 45.0})
+    del body["track"]
+    parsed = parse_video_manifest(body)
+    assert parsed.track == [] and parsed.start.yaw == pytest.approx(math.pi / 4)
+    written = video_to_capture(video, parsed, tmp_path / "capture")
+    assert len(written["frames"]) == 4  # 0.0, 0.5, 1.0, 1.5 s: no track to leave any out
+    assert all("pose_prior" not in f for f in written["frames"])
+    capture = read_capture(tmp_path / "capture")
+    assert [f.pose_prior for f in capture.frames] == [None] * 4
+    assert (capture.start.x, capture.start.y) == (1.5, 2.5)
+    assert capture.start.yaw == pytest.approx(math.pi / 4)
+
+
 def test_a_video_outside_the_track_writes_nothing(tmp_path):
     video = tmp_path / "walk.mp4"
     write_mp4(video, seconds=1.0)

@@ -182,3 +182,12 @@ def test_a_skipped_frame_travels_between_celery_workers_as_plain_data():
     frame = RegisteredFrame(3, "ab" * 32, (0, 0), None, {"read": 0.01}, "not a readable image: cut short")
     back = RegisteredFrame.from_dict(json.loads(json.dumps(frame.to_dict())))
     assert back == frame and back.skipped and back.result is None
+
+
+def test_a_frame_not_localised_travels_between_celery_workers_as_plain_data():
+    """A chunk worker's frame without a pose prior reaches the storing worker still not localised."""
+    from webapp.services.processing import NO_PRIOR, RegisteredFrame
+
+    frame = RegisteredFrame(2, "cd" * 32, (256, 512), None, {"read": 0.01}, not_localised=NO_PRIOR)
+    back = RegisteredFrame.from_dict(json.loads(json.dumps(frame.to_dict())))
+    assert back == frame and back.not_localised == NO_PRIOR and back.skipped is None and back.result is None

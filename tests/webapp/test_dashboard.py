@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import BACKENDS, dispose, fresh_database, make_app
 from twin.generate import generate_building
-from webapp.models import ApiToken, ElementStatus, ElementStatusChange, Observation, Project, Storey
+from webapp.models import ApiToken, Capture, ElementStatus, ElementStatusChange, Observation, Project, Storey
 
 pytestmark = pytest.mark.slow
 
@@ -442,3 +442,23 @@ def test_a_storeys_status_map_is_reused_until_a_status_changes(site):
     assert after.status_code == 200 and after.get_json()["elements"][gid] != "installed"
     with site.app_context():
         assert db.session.scalar(select(ElementStatus.stage).where(ElementStatus.global_id == gid)) == 0
+
+
+def test_the_captures_page_says_which_frames_are_not_localised(site):
+    from webapp.extensions import db
+
+    p = ids(site)[0]
+    with site.app_context():
+        capture = db.session.scalar(select(Capture).where(Capture.project_id == p))
+        before = dict(capture.stats)
+        reason = "no pose prior: localising a frame without one is not available yet"
+        capture.stats = {**before, "not_localised_frames": [
+            {"index": 1, "file": "frames/000001.jpg", "reason": reason}]}
+        db.session.commit()
+    try:
+        html = signed_in(site, "viewer@x.org").get(f"/projects/{p}/captures").get_data(as_text=True)
+        assert "1 frame(s) not localised" in html and "frame 1 (frames/000001.jpg): no pose prior" in html
+    finally:
+        with site.app_context():
+            db.session.scalar(select(Capture).where(Capture.project_id == p)).stats = before
+            db.session.commit()

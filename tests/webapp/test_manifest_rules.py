@@ -201,3 +201,29 @@ def test_a_timestamp_out_of_range_in_utc_is_400_not_500(app, camera):
     client, token = camera
     body = manifest(frames=1, timestamp="0001-01-01T00:00:00+00:01")
     refused(app, post(client, token, body), 400, "frame 0 (frames/000000.jpg)", "out of range")
+
+
+def test_a_capture_without_poses_with_a_start_on_the_plan_is_accepted(app, camera):
+    client, token = camera
+    body = manifest(frames=2)
+    for frame in body["frames"]:
+        del frame["pose_prior"]
+    body["frames"][1]["gravity"] = {"pitch": 0.02, "roll": -0.01}
+    assert post(client, token, dict(body, start={"position": [1.0, 2.0], "heading_deg": 90})).status_code == 201
+    assert post(client, token, dict(body, capture_id="walk-2")).status_code == 201  # nothing at all
+
+
+def test_a_start_far_outside_the_model_is_400(app, camera):
+    client, token = camera
+    body = manifest(frames=1)
+    del body["frames"][0]["pose_prior"]
+    refused(app, post(client, token, dict(body, start={"position": [1000.0, 2.0]})), 400,
+            "start position", "outside the model's extent plus margin")
+
+
+def test_a_video_without_a_track_is_accepted_and_its_start_bounded(app, camera):
+    client, token = camera
+    body = video_manifest()
+    del body["track"]
+    refused(app, post(client, token, dict(body, start={"position": [2.0, -80.0]})), 400, "start position")
+    assert post(client, token, dict(body, start={"position": [1.0, 2.0]})).status_code == 201

@@ -72,6 +72,42 @@ def test_a_damaged_frame_is_skipped_and_reported_and_the_rest_processed(runner, 
     assert again.exit_code == 0 and json.loads(again.stdout)["unchanged"] is True
 
 
+def test_a_frame_without_a_pose_prior_is_reported_not_localised_and_makes_no_observation(runner, db_session,
+                                                                                        walk):
+    manifest = json.loads((walk / "capture.json").read_text())
+    prior = manifest["frames"][1].pop("pose_prior")
+    manifest["frames"][1]["gravity"] = {"pitch": prior.get("pitch", 0.0), "roll": prior.get("roll", 0.0)}
+    (walk / "capture.json").write_text(json.dumps(manifest))
+    result = runner.invoke(args=["process", str(walk), "--project", "p", "--json"])
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["frames"] == 2 and [f["index"] for f in out["not_localised_frames"]] == [1]
+    assert "no pose prior" in out["not_localised_frames"][0]["reason"]
+    assert [p["frame"] for p in out["poses"]] == [0, 2]
+    capture = db_session.scalar(select(Capture))
+    assert capture.state == "processed" and [f.index for f in capture.frames] == [0, 2]
+    assert [f["index"] for f in capture.stats["not_localised_frames"]] == [1]
+    observed = set(db_session.scalars(
+        select(Frame.index).join(Observation, Observation.frame_id == Frame.id)))
+    assert observed == {0, 2}
+    again = runner.invoke(args=["process", str(walk), "--project", "p", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["unchanged"] is True
+
+
+def test_a_capture_without_any_pose_fails_saying_no_frame_is_localised_and_stores_nothing(runner, db_session,
+                                                                                          walk):
+    manifest = json.loads((walk / "capture.json").read_text())
+    for frame in manifest["frames"]:
+        del frame["pose_prior"]
+    manifest["start"] = {"position": [1.0, 1.0], "heading_deg": 0.0}
+    (walk / "capture.json").write_text(json.dumps(manifest))
+    before = table_dump(db_session)
+    result = runner.invoke(args=["process", str(walk), "--project", "p"])
+    assert result.exit_code == 2
+    assert "no frame of capture" in result.stderr and "3 frames not localised" in result.stderr
+    assert table_dump(db_session) == before
+
+
 def test_a_malformed_manifest_names_the_problem(runner, db_session, walk):
     manifest = json.loads((walk / "capture.json").read_text())
     manifest["frames"][0]["pose_prior"]["position"] = [1.0, 2.0]
@@ -122,6 +158,36 @@ def test_an_uploaded_capture_is_processed_after_finalise(app, runner, walk):
     status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
     assert status["state"] == "processed", status
     assert status["stats"]["observations"]
+
+
+def test_an_uploaded_capture_without_poses_is_accepted_and_fails_as_not_localised(app, runner, walk):
+    import io
+
+    app.config["SITETWIN_JOBS"] = "sync"
+    token = json.loads(runner.invoke(args=["token", "create", "--project", "p", "--name", "cam", "--json"]).stdout)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    manifest = json.loads((walk / "capture.json").read_text().replace('"2027-', '"2026-'))
+    for frame in manifest["frames"]:
+        del frame["pose_prior"]
+    manifest["start"] = {"position": [1.0, 1.0]}
+    response = client.post("/api/v1/captures", json=manifest, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    capture = response.get_json()["id"]
+    for index, frame in enumerate(manifest["frames"]):
+        response = client.put(f"/api/v1/captures/{capture}/frames/{index}", headers=headers,
+                              data={"file": (io.BytesIO((walk / frame["file"]).read_bytes()), "f.jpg")},
+                              content_type="multipart/form-data")
+        assert response.status_code == 201
+    assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+    status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
+    assert status["state"] == "failed", status
+    assert "not localised" in status["error"] and "no pose prior" in status["error"]
+    with app.app_context():
+        from webapp.extensions import db
+
+        assert db.session.scalar(select(func.count()).select_from(Observation)) == 0
+        db.session.remove()
 
 
 def _upload(app, runner, walk):

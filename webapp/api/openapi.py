@@ -14,8 +14,17 @@ _ERROR = {"description": "Refused", "content": {"application/json": {"schema": {
 @cache
 def openapi_document() -> dict:
     manifest = json.loads(SCHEMA_PATH.read_text())
-    pose = manifest.pop("$defs")["pose"]
-    manifest = json.loads(json.dumps(manifest).replace("#/$defs/pose", "#/components/schemas/Pose"))
+    defs = manifest.pop("$defs")  # pose, start, gravity: components Pose, Start, Gravity
+    names = {name: name.capitalize() for name in defs}
+
+    def as_components(document: dict) -> dict:
+        text = json.dumps(document)
+        for name, component in names.items():
+            text = text.replace(f'capture-1.json#/$defs/{name}"', f'#/components/schemas/{component}"')
+            text = text.replace(f'"#/$defs/{name}"', f'"#/components/schemas/{component}"')
+        return json.loads(text)
+
+    manifest = as_components(manifest)
     for key in ("$schema", "$id"):
         manifest.pop(key, None)
     status = {"type": "object", "required": ["id", "capture_id", "state", "frames_expected", "frames_received"],
@@ -29,7 +38,7 @@ def openapi_document() -> dict:
     video = json.loads(VIDEO_SCHEMA_PATH.read_text())
     for key in ("$schema", "$id"):
         video.pop(key, None)
-    video = json.loads(json.dumps(video).replace("capture-1.json#/$defs/pose", "#/components/schemas/Pose"))
+    video = as_components(video)
     status["properties"]["video"] = {"type": "object", "properties": {
         "received": {"type": "boolean"}, "sha256": {"type": "string"}, "width": {"type": "integer"},
         "height": {"type": "integer"}, "fps": {"type": "number"}, "duration_s": {"type": "number"}}}
@@ -142,7 +151,8 @@ def openapi_document() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Manifest": manifest, "VideoManifest": video, "Pose": pose, "CaptureStatus": status,
+                "Manifest": manifest, "VideoManifest": video, "CaptureStatus": status,
+                **{names[name]: schema for name, schema in as_components(defs).items()},
                 "VideoStored": {"type": "object", "required": ["sha256", "duplicate"],
                                 "properties": {"sha256": {"type": "string"}, "duplicate": {"type": "boolean"},
                                                "width": {"type": "integer"}, "height": {"type": "integer"},

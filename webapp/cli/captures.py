@@ -114,6 +114,8 @@ def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_js
                 f"{result.status_changes} status changes in {result.seconds:.1f} s")
         for skipped in result.skipped_frames:
             text += f"\n  skipped frame {skipped['index']} ({skipped['file']}): {skipped['reason']}"
+        for frame in result.not_localised_frames:
+            text += f"\n  frame {frame['index']} ({frame['file']}) not localised: {frame['reason']}"
     emit(result.as_dict(), as_json, text)
 
 

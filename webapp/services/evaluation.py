@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from twin.asbuilt import derive_schedule, stage_timeline, stages_at, tasks_from_ifc
 from twin.ifc import open_model
+from vision.observe import MIN_VISIBLE_SHARE
 from vision.pose import Pose, wrap_angle
-from vision.register import MIN_VISIBLE_SHARE
 from vision.render import RenderScene
 from vision.simulate import PoseNoise, simulate_capture
 

@@ -3,6 +3,12 @@
 Re-processing a capture that is already processed changes nothing; a crash mid-way leaves no half
 capture (everything is written at the end, in one transaction); observations are unique per
 (frame, element), so a retried job cannot duplicate them.
+
+A frame without a pose prior is *not localised*: registration searches only around a prior, and
+SiteTwin cannot yet localise a frame against the twin without one, so such a frame makes no
+observation (never a guess) and the capture lists it in ``stats["not_localised_frames"]``. A capture
+of which no frame is localised fails with a message saying so (and can be processed again once
+its frames can be localised).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class ProcessResult:
     timing: dict[str, float] = field(default_factory=dict)
     poses: list[dict] = field(default_factory=list)
     skipped_frames: list[dict] = field(default_factory=list)
+    not_localised_frames: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -180,6 +187,8 @@ def _aware(moment: np.datetime64) -> dt.datetime | None:
 
 #: No pixel limit of our own when processing (frames were checked at upload; Pillow's bomb guard stays).
 PROCESS_MAX_PIXELS = 2**62
+#: Why a frame without a pose prior is not localised (until localisation without a prior exists).
+NO_PRIOR = "no pose prior: localising a frame without one is not available yet"
 
 
 @dataclass
@@ -187,8 +196,9 @@ class RegisteredFrame:
     """One frame's result: what :func:`register_frames` computes and :func:`process_capture` stores.
 
     ``skipped``: why a frame that cannot be read was left out (then ``result`` is None); the
-    capture is processed without it and reports it. Plain data (:meth:`to_dict`), so chunks of a
-    capture can be registered by other workers."""
+    capture is processed without it and reports it. ``not_localised``: why a frame that was read
+    has no pose (then ``result`` is None too): it makes no observation. Plain data
+    (:meth:`to_dict`), so chunks of a capture can be registered by other workers."""
 
     index: int
     sha256: str
@@ -196,17 +206,18 @@ class RegisteredFrame:
     result: RegistrationResult | None
     timing: dict[str, float]
     skipped: str | None = None
+    not_localised: str | None = None
 
     def to_dict(self) -> dict:
         return {"index": self.index, "sha256": self.sha256, "shape": list(self.shape),
                 "result": self.result.to_dict() if self.result is not None else None, "timing": self.timing,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "not_localised": self.not_localised}
 
     @classmethod
     def from_dict(cls, data: dict) -> RegisteredFrame:
         result = RegistrationResult.from_dict(data["result"]) if data.get("result") is not None else None
         return cls(data["index"], data["sha256"], tuple(data["shape"]), result, data["timing"],
-                   data.get("skipped"))
+                   data.get("skipped"), data.get("not_localised"))
 
 
 def capture_context(session: Session, data_dir: str | os.PathLike, project: Project):
@@ -227,7 +238,8 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
     this process they mostly take turns, as ray casts and ultralytics both hold the GIL.
 
     A frame that cannot be read or decoded in full (:mod:`vision.frame_file`) is not registered:
-    its :class:`RegisteredFrame` says why in ``skipped``, and the others go on.
+    its :class:`RegisteredFrame` says why in ``skipped``, and the others go on. A frame without a
+    pose prior is read but neither detected nor registered: ``not_localised`` says why.
     """
     from vision.detect import detect_frame
 
@@ -246,6 +258,8 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
             image = decode_frame(data, PROCESS_MAX_PIXELS)  # RGB, every byte decoded
         except FrameFileError as error:
             return sha256, None, None, {"read": time.perf_counter() - t0}, str(error)
+        if manifest.frames[k].pose_prior is None:  # not localised: no detection is needed
+            return sha256, image, None, {"read": time.perf_counter() - t0}, None
         t1 = time.perf_counter()
         detections = detect(image)
         return sha256, image, detections, {"read": t1 - t0, "detect": time.perf_counter() - t1}, None
@@ -261,6 +275,11 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
                 upcoming.append(pool.submit(read_and_detect, indices[done + DETECT_AHEAD - 1]))
             if skipped is not None:
                 out.append(RegisteredFrame(k, sha256, (0, 0), None, timing, skipped))
+                if progress is not None:
+                    progress(done)
+                continue
+            if manifest.frames[k].pose_prior is None:
+                out.append(RegisteredFrame(k, sha256, image.shape[:2], None, timing, not_localised=NO_PRIOR))
                 if progress is not None:
                     progress(done)
                 continue
@@ -284,7 +303,9 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
     registered: the frames already registered elsewhere (chunks on other workers), in any order;
     the rest are registered here. Raises :class:`vision.capture.CaptureError` for a malformed
     capture (or one of which no frame can be read), before anything is written; a frame that
-    cannot be read is left out and listed in the capture's ``stats["skipped_frames"]``.
+    cannot be read is left out and listed in the capture's ``stats["skipped_frames"]``, a frame not
+    localised likewise in ``stats["not_localised_frames"]``; a capture of which no frame is both
+    read and localised raises :class:`vision.capture.CaptureError`.
     before_store: called in the storing transaction before anything is written (a worker's
     lease check, :func:`webapp.leases.store_guard`); what it raises aborts the store.
     """
@@ -298,7 +319,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
                                                     Capture.key == manifest.capture_id))
     if existing is not None and existing.state == "processed":
         stored = [f.sha256 for f in existing.frames]
-        skipped = {s["index"] for s in (existing.stats or {}).get("skipped_frames", [])}
+        stats = existing.stats or {}
+        skipped = {s["index"] for key in ("skipped_frames", "not_localised_frames") for s in stats.get(key, [])}
         if stored != [h for k, h in enumerate(hashes) if k not in skipped]:
             raise CaptureError(f"{capture_dir}: capture {manifest.capture_id!r} was already processed with "
                                "other frames; give a new capture a new capture_id")
@@ -317,12 +339,18 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         timing.update(frame.timing)
     skipped_frames = [{"index": k, "file": manifest.frames[k].file, "reason": done[k].skipped}
                       for k in sorted(done) if done[k].skipped is not None]
+    not_localised = [{"index": k, "file": manifest.frames[k].file, "reason": done[k].not_localised}
+                     for k in sorted(done) if done[k].not_localised is not None]
     registered = [(manifest.frames[k], done[k].sha256, done[k].shape, done[k].result) for k in sorted(done)
-                  if done[k].skipped is None]
-    if not registered:
+                  if done[k].result is not None]
+    if not registered and not not_localised:
         first = skipped_frames[0]
         raise CaptureError(f"no frame of capture {manifest.capture_id!r} can be read (frame {first['index']} "
                            f"({first['file']}): {first['reason']})")
+    if not registered:
+        unread = f"; {len(skipped_frames)} cannot be read" if skipped_frames else ""
+        raise CaptureError(f"no frame of capture {manifest.capture_id!r} is localised: {len(not_localised)} "
+                           f"frames not localised ({not_localised[0]['reason']}){unread}")
 
     t4 = time.perf_counter()
     try:
@@ -371,7 +399,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         frames = len(registered) or 1
         capture.stats = {"timing_per_frame": {k: round(v / frames, 3) for k, v in timing.items()},
                          "observations": dict(counts), "status_changes": changes,
-                         **({"skipped_frames": skipped_frames} if skipped_frames else {})}
+                         **({"skipped_frames": skipped_frames} if skipped_frames else {}),
+                         **({"not_localised_frames": not_localised} if not_localised else {})}
         session.commit()
     except BaseException:
         session.rollback()
@@ -382,5 +411,6 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         timing={k: round(v / max(len(registered), 1), 3) for k, v in timing.items()},
         poses=[{"frame": f.index, "prior": f.pose_prior.as_list(), "pose": r.pose.as_list()} for f, _, _, r in registered],
         skipped_frames=skipped_frames,
+        not_localised_frames=not_localised,
     )
 

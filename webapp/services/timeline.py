@@ -74,7 +74,7 @@ def evaluate_timeline(model_path: Path, weeks: int = 12, walks_per_week: int = 2
 
     from twin.ifc import open_model
     from twin.progress import PlannedWork, percent_complete, rollup
-    from vision.register import MIN_VISIBLE_SHARE
+    from vision.observe import MIN_VISIBLE_SHARE
     from vision.render import RenderScene
     from vision.simulate import PoseNoise, simulate_capture
     from webapp import create_app
