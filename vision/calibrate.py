@@ -32,8 +32,10 @@ FLOOR, CEILING = 0.5, 0.99
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-    if path == "none" or not Path(path).is_file():
+    if path == "none":
         return {}
+    if not Path(path).is_file():  # a table named but missing is a misconfiguration, not "raw"
+        raise FileNotFoundError(f"calibration table {path} not found (SITETWIN_CALIBRATION: a table, or 'none')")
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} table")

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from vision import calibrate
 
@@ -62,3 +63,9 @@ def test_no_table_keeps_raw_confidences_and_calibrated_ones_stay_within_bounds(t
     monkeypatch.setenv("SITETWIN_CALIBRATION", str(path))
     out = calibrate.calibrate(["wall", "wall"], ["installed", "installed"], np.array([0.5, 1.0]))
     np.testing.assert_allclose(out, [calibrate.FLOOR, calibrate.CEILING])
+
+
+def test_a_calibration_table_named_but_missing_is_an_error_not_raw_confidences(monkeypatch, tmp_path):
+    monkeypatch.setenv("SITETWIN_CALIBRATION", str(tmp_path / "gone.json"))
+    with pytest.raises(FileNotFoundError, match="gone.json"):
+        calibrate.calibrate(["wall"], ["absent"], np.array([0.7]))
