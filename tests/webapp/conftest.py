@@ -1,6 +1,8 @@
 """Fixtures of the web tests."""
 
+import contextlib
 import json
+import socket
 
 import pytest
 
@@ -31,3 +33,24 @@ def walk(runner, tmp_path):
                                  "--width", "512", "--seed", "1", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     return out
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def smtp_server(app, handler, port: int | None = None):
+    """A real SMTP server (aiosmtpd) with ``handler`` on 127.0.0.1, the app pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
+    try:
+        yield handler
+    finally:
+        controller.stop()

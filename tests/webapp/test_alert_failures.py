@@ -7,7 +7,6 @@ A task name with ``\\r\\nBcc:`` is cleaned at import and its alert goes to its s
 import csv
 import datetime as dt
 import json
-import socket
 import threading
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -15,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from tests.webapp.conftest import smtp_server
 from twin.generate import generate_building
 from webapp.models import DeliveryAttempt, Element, OutboxMessage
 
@@ -27,12 +26,6 @@ LATER = dt.datetime(2027, 2, 16, 8, 0, tzinfo=dt.UTC)  # past every backoff and 
 GONE, BUSY = "gone@example.com", "busy@example.com"
 #: Numbers the fake Twilio refuses for good (400, error 21211) or for now (503).
 INVALID, DOWN = "+15005550001", "+15005550002"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Inbox:
@@ -57,12 +50,8 @@ class Inbox:
 
 @pytest.fixture
 def smtp(app):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
-    yield inbox
-    controller.stop()
+    with smtp_server(app, Inbox()) as inbox:
+        yield inbox
 
 
 @pytest.fixture

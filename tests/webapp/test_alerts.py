@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -13,20 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from tests.webapp.conftest import free_port, smtp_server
 from twin import taxonomy
 from twin.generate import generate_building
 from webapp.models import Alert, DeliveryAttempt, Element, ElementStatus, OutboxMessage
 
 NOW = "2027-02-15T08:00"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Inbox:
@@ -40,13 +33,8 @@ class Inbox:
 
 @pytest.fixture
 def smtp(app):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
-    yield inbox
-    controller.stop()
+    with smtp_server(app, Inbox()) as inbox:
+        yield inbox
 
 
 @pytest.fixture
@@ -149,10 +137,7 @@ def test_a_mail_server_down_for_hours_loses_nothing_and_sends_once(runner, app, 
     message = db_session.scalar(select(OutboxMessage))
     assert message.state == "pending" and message.attempts == 1 and "SMTP" in message.last_error
     # Hours later the server is back; the retry is due.
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(app, Inbox(), port) as inbox:
         later = dt.datetime(2027, 2, 15, 14, tzinfo=dt.UTC)
         from webapp.services.alerts import deliver_outbox
 
@@ -160,8 +145,6 @@ def test_a_mail_server_down_for_hours_loses_nothing_and_sends_once(runner, app, 
             assert deliver_outbox(db_session, app.config, later) == {"sent": 1, "failed": 0, "undeliverable": 0}
             assert deliver_outbox(db_session, app.config, later + dt.timedelta(hours=1)) == {
                 "sent": 0, "failed": 0, "undeliverable": 0}
-    finally:
-        controller.stop()
     assert len(inbox.messages) == 1
     attempts = db_session.scalars(select(DeliveryAttempt.ok).order_by(DeliveryAttempt.id)).all()
     assert attempts == [False, True]

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import BACKENDS, dispose, fresh_database, make_app
+from tests.webapp.conftest import free_port
 from webapp.storage import (
     LocalStorage,
     S3Storage,
@@ -36,12 +36,6 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sitetwin-test", "AWS_SECRET_ACCESS_KEY": "s
                "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """An S3-compatible HTTP server (moto's server mode) for this module's tests."""
@@ -50,7 +44,7 @@ def s3_endpoint():
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per S3 request
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
