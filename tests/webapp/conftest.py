@@ -3,6 +3,10 @@
 import contextlib
 import json
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +58,28 @@ def smtp_server(app, handler, port: int | None = None):
         yield handler
     finally:
         controller.stop()
+
+
+def process_with_celery_workers(client, headers, capture: int, env: dict, data_dirs: list[Path],
+                                logs: Path) -> tuple[dict, str]:
+    """Finalise ``capture`` through the API with two real Celery worker processes running
+    (``sitetwin worker``, environment ``env``, worker k on ``data_dirs[k]``), poll it to a final
+    state (5 minutes at most), stop the workers; returns (its status, the workers' logs)."""
+    outputs = [(logs / f"worker-{k}.log").open("w") for k in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--name", f"w{k}@%h"],
+                                env={**env, "SITETWIN_DATA_DIR": str(data_dirs[k])}, stdout=out,
+                                stderr=subprocess.STDOUT) for k, out in enumerate(outputs)]
+    try:
+        assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
+        deadline, status = time.time() + 300, {}
+        while time.time() < deadline:
+            status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
+            if status["state"] in ("processed", "failed"):
+                break
+            time.sleep(1)
+    finally:
+        for worker, out in zip(workers, outputs, strict=True):
+            worker.terminate()
+            worker.wait(timeout=60)
+            out.close()
+    return status, "".join((logs / f"worker-{k}.log").read_text() for k in range(2))

@@ -208,12 +208,11 @@ def _upload(app, runner, walk):
 def test_real_celery_workers_on_redis_share_an_uploaded_capture_in_chunks(app, runner, walk, tmp_path):
     """Two `sitetwin worker` processes; one frame per chunk, so the capture is a chord of three."""
     import os
-    import subprocess
-    import sys
-    import time
+    from pathlib import Path
 
     import redis
 
+    from tests.webapp.conftest import process_with_celery_workers
     from webapp.models import Frame, Observation
 
     broker = "redis://127.0.0.1:6379/14"
@@ -226,25 +225,8 @@ def test_real_celery_workers_on_redis_share_an_uploaded_capture_in_chunks(app, r
     env = {**os.environ, "CELERY_BROKER_URL": broker, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "SITETWIN_DATA_DIR": app.config["SITETWIN_DATA_DIR"], "SITETWIN_AUTO_MIGRATE": "0",
            "SITETWIN_CHUNK_FRAMES": "1"}
-    logs = [tmp_path / f"worker-{k}.log" for k in range(2)]
-    outputs = [log.open("w") for log in logs]
-    workers = [subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--name", f"w{k}@%h"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT) for k, out in enumerate(outputs)]
-    try:
-        assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
-        deadline = time.time() + 300
-        status = {}
-        while time.time() < deadline:
-            status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
-            if status["state"] in ("processed", "failed"):
-                break
-            time.sleep(1)
-    finally:
-        for worker, out in zip(workers, outputs, strict=True):
-            worker.terminate()
-            worker.wait(timeout=30)
-            out.close()
-    text = "".join(log.read_text() for log in logs)
+    data_dir = Path(app.config["SITETWIN_DATA_DIR"])
+    status, text = process_with_celery_workers(client, headers, capture, env, [data_dir, data_dir], tmp_path)
     assert status.get("state") == "processed", (status, text[-3000:])
     assert text.count("Task sitetwin.register_chunk") >= 3 and "Task sitetwin.finish_capture" in text
     assert text.count(" ready in ") == 2, text[-3000:]  # each worker process warmed its detector up first

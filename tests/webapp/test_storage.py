@@ -11,9 +11,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import BACKENDS, dispose, fresh_database, make_app
-from tests.webapp.conftest import free_port
+from tests.webapp.conftest import free_port, process_with_celery_workers
 from webapp.storage import (
     LocalStorage,
     S3Storage,
@@ -359,28 +356,6 @@ def _upload(app, runner, walk: Path) -> tuple:
     return client, headers, capture
 
 
-def _process_with_two_celery_workers(app, client, headers, capture: int, env: dict, data_dirs: list[Path],
-                                     logs: Path) -> tuple[dict, str]:
-    outputs = [(logs / f"worker-{k}.log").open("w") for k in range(2)]
-    workers = [subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--name", f"w{k}@%h"],
-                                env={**env, "SITETWIN_DATA_DIR": str(data_dirs[k])}, stdout=out,
-                                stderr=subprocess.STDOUT) for k, out in enumerate(outputs)]
-    try:
-        assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
-        deadline, status = time.time() + 300, {}
-        while time.time() < deadline:
-            status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
-            if status["state"] in ("processed", "failed"):
-                break
-            time.sleep(1)
-    finally:
-        for worker, out in zip(workers, outputs, strict=True):
-            worker.terminate()
-            worker.wait(timeout=60)
-            out.close()
-    return status, "".join((logs / f"worker-{k}.log").read_text() for k in range(2))
-
-
 def _check_the_bucket_holds_what_the_web_host_serves(app, capture: int, web_dir: Path) -> None:
     """Nothing reached the web host's disk but what it wrote itself: the stored frames are in the
     bucket (and the workers' caches), fetched here on demand with the bytes that were hashed."""
@@ -417,8 +392,7 @@ def _process_once(request, kind: str, root: Path, model: Path, walk: Path, broke
             env.update(shared, CELERY_BROKER_URL=broker, DATABASE_URL=url, SITETWIN_AUTO_MIGRATE="0",
                        SITETWIN_CHUNK_FRAMES="1")
             data_dirs = [root / "worker-0", root / "worker-1"] if shared else [root / "web"] * 2
-            status, log = _process_with_two_celery_workers(app, client, headers, capture, env, data_dirs,
-                                                           root)
+            status, log = process_with_celery_workers(client, headers, capture, env, data_dirs, root)
             assert status.get("state") == "processed", (status, log[-3000:])
             assert log.count("Task sitetwin.register_chunk") >= 3
             assert "Task sitetwin.finish_capture" in log
