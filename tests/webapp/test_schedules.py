@@ -76,6 +76,11 @@ def test_progress_before_anything_is_seen_is_nothing_done_and_not_observed_not_b
     assert structure["status"] == "not observed" and structure["seen_pct"] == 0.0
     assert structure["forecast_finish"] is None
     assert report["s_curve"][-1]["date"] == "2027-02-15"
+    # the text says the figure is an estimate, and how much of each task was seen
+    text = runner.invoke(args=["progress", "--project", "p", "--date", "2027-02-15"]).stdout
+    assert (f"{overall['actual_pct']} % done (estimated: 0.0 % seen installed, 0.0 % of elements seen)"
+            in text.splitlines()[0])
+    assert f"  {structure['name']}: " in text and "not observed, 0.0 % seen, forecast None" in text
 
 
 def test_a_task_seen_absent_past_its_plan_is_behind(runner, db_session, project):

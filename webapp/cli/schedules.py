@@ -71,9 +71,12 @@ def progress_command(project_name: str, date, as_json: bool) -> None:
     overall = report["overall"] or {}
     outlook = report["forecast"]
     believed = " (statuses as believed on that date)" if report["as_of"] else ""
-    lines = [f"{report['project']} on {report['date']}{believed}: {overall.get('actual_pct')} % done, "
+    seen = overall.get("seen_pct")
+    estimated = (f" (estimated: {overall.get('seen_installed_pct')} % seen installed, {seen} % of elements seen)"
+                 if seen is not None and seen < 100 else "")
+    lines = [f"{report['project']} on {report['date']}{believed}: {overall.get('actual_pct')} % done{estimated}, "
              f"{overall.get('planned_pct')} % planned, slip {overall.get('slip_days')} days, "
              f"forecast finish {outlook['finish'] or outlook['reason']}"]
     lines += [f"  {t['name']}: {t['actual_pct']} % of {t['planned_pct']} %, slip {t['slip_days']} d, "
-              f"{t['status']}, forecast {t['forecast_finish']}" for t in report["tasks"]]
+              f"{t['status']}, {t['seen_pct']} % seen, forecast {t['forecast_finish']}" for t in report["tasks"]]
     emit(report, as_json, "\n".join(lines))
