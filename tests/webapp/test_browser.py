@@ -177,11 +177,17 @@ def test_a_site_manager_watches_an_uploaded_walk_turn_into_progress(browser, liv
     assert f"date={before_walk}" in page.url
     assert viewer_colours(page).get("installed", 0) == 0
 
+    page.goto(view_url)  # today's 3D view again: an installed element there opens its page
+    assert viewer_colours(page).get("installed", 0) > 0
     status = page.evaluate(f"fetch('/projects/{project}/storeys/{storey}/status.json').then(r => r.json())")
     installed = [gid for gid, s in status["elements"].items() if s == "installed"]
-    # an installed element whose centre is not hidden behind another one
-    point = page.evaluate("""gids => { for (const gid of gids) { const p = SiteTwin3D.screenPoint(gid);
-        const mesh = p && SiteTwin3D.viewer.meshAt(p.x, p.y); if (mesh && mesh.name === gid) return p; } }""",
+    # an installed element whose centre is in the window, on the canvas (not under the legend or
+    # off-screen: the mouse clicks what is there) and not hidden behind another element
+    point = page.evaluate("""gids => { const canvas = SiteTwin3D.viewer.renderer.domElement;
+        for (const gid of gids) { const p = SiteTwin3D.screenPoint(gid);
+            if (!p || p.x < 0 || p.y < 0 || p.x >= innerWidth || p.y >= innerHeight) continue;
+            if (document.elementFromPoint(p.x, p.y) !== canvas) continue;
+            const mesh = SiteTwin3D.viewer.meshAt(p.x, p.y); if (mesh && mesh.name === gid) return p; } }""",
                           installed)
     assert point, "no installed element is visible in the 3D view"
     with page.expect_navigation():
