@@ -161,24 +161,14 @@ def test_an_uploaded_capture_is_processed_after_finalise(app, runner, walk):
 
 
 def test_an_uploaded_capture_without_poses_is_accepted_and_fails_as_not_localised(app, runner, walk):
-    import io
-
     app.config["SITETWIN_JOBS"] = "sync"
-    token = json.loads(runner.invoke(args=["token", "create", "--project", "p", "--name", "cam", "--json"]).stdout)
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token['token']}"}
-    manifest = json.loads((walk / "capture.json").read_text().replace('"2027-', '"2026-'))
-    for frame in manifest["frames"]:
-        del frame["pose_prior"]
-    manifest["start"] = {"position": [1.0, 1.0]}
-    response = client.post("/api/v1/captures", json=manifest, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    capture = response.get_json()["id"]
-    for index, frame in enumerate(manifest["frames"]):
-        response = client.put(f"/api/v1/captures/{capture}/frames/{index}", headers=headers,
-                              data={"file": (io.BytesIO((walk / frame["file"]).read_bytes()), "f.jpg")},
-                              content_type="multipart/form-data")
-        assert response.status_code == 201
+
+    def without_poses(manifest):
+        for frame in manifest["frames"]:
+            del frame["pose_prior"]
+        manifest["start"] = {"position": [1.0, 1.0]}
+
+    client, headers, capture = _upload(app, runner, walk, without_poses)
     assert client.post(f"/api/v1/captures/{capture}/finalise", headers=headers).status_code == 202
     status = client.get(f"/api/v1/captures/{capture}", headers=headers).get_json()
     assert status["state"] == "failed", status
@@ -190,19 +180,26 @@ def test_an_uploaded_capture_without_poses_is_accepted_and_fails_as_not_localise
         db.session.remove()
 
 
-def _upload(app, runner, walk):
+def _upload(app, runner, walk, edit=None):
+    """The walk uploaded through the API (its dates a year earlier, so not in the future), not
+    finalised; ``edit`` may change the manifest first. Returns (client, headers, capture id)."""
     import io
 
     token = json.loads(runner.invoke(args=["token", "create", "--project", "p", "--name", "cam", "--json"]).stdout)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token['token']}"}
-    text = json.dumps(json.loads((walk / "capture.json").read_text())).replace('"2027-', '"2026-')
-    capture = client.post("/api/v1/captures", data=text, content_type="application/json", headers=headers).get_json()
-    for index, frame in enumerate(json.loads(text)["frames"]):
-        client.put(f"/api/v1/captures/{capture['id']}/frames/{index}", headers=headers,
-                   data={"file": (io.BytesIO((walk / frame["file"]).read_bytes()), "f.jpg")},
-                   content_type="multipart/form-data")
-    return client, headers, capture["id"]
+    manifest = json.loads((walk / "capture.json").read_text().replace('"2027-', '"2026-'))
+    if edit is not None:
+        edit(manifest)
+    response = client.post("/api/v1/captures", json=manifest, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    capture = response.get_json()["id"]
+    for index, frame in enumerate(manifest["frames"]):
+        response = client.put(f"/api/v1/captures/{capture}/frames/{index}", headers=headers,
+                              data={"file": (io.BytesIO((walk / frame["file"]).read_bytes()), "f.jpg")},
+                              content_type="multipart/form-data")
+        assert response.status_code == 201, response.get_json()
+    return client, headers, capture
 
 
 def test_real_celery_workers_on_redis_share_an_uploaded_capture_in_chunks(app, runner, walk, tmp_path):
