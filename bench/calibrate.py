@@ -62,6 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["SITETWIN_CALIBRATION"] = "none"
     from timeline import GENERATED, SEED
+
     from vision import calibrate
 
     with tempfile.TemporaryDirectory(prefix="bench-calibrate-") as tmp:

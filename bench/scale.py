@@ -149,7 +149,15 @@ def stage_fusion() -> dict:
 
     from twin import taxonomy
     from webapp.extensions import db
-    from webapp.models import Capture, Element, ElementStatus, ElementStatusChange, Frame, Observation, Project
+    from webapp.models import (
+        Capture,
+        Element,
+        ElementStatus,
+        ElementStatusChange,
+        Frame,
+        Observation,
+        Project,
+    )
     from webapp.services.processing import refuse
     from webapp.services.reports import progress_report
     from webapp.services.twins import current_revision

@@ -9,9 +9,8 @@ import random
 import pytest
 from sqlalchemy import select
 
-from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE
+from twin.fusion import ABSENT, INSTALLED, NOT_VISIBLE, fuse
 from twin.fusion import Observation as FusionObservation
-from twin.fusion import fuse
 
 T0 = dt.datetime(2026, 9, 7, 9, tzinfo=dt.UTC)
 
