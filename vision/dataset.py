@@ -27,7 +27,7 @@ from twin.model import build_twin
 from vision.boxes import pixel_bounds
 from vision.pose import Pose
 from vision.render import Appearance, Intrinsics, RenderScene, render_perspective
-from vision.simulate import HELMET, _storey_extent, floors, free_points
+from vision.simulate import HELMET, storey_extent, floors, free_points
 from vision.tiles import FOV_DEG
 
 MIN_PIXELS = 60  # an element needs this many visible pixels in a tile to be labelled
@@ -136,7 +136,7 @@ def render_models(out: Path, models: list[tuple[Path, int]], images: int, size: 
         floor_mask = floors(twin)
         for storey in twin.storeys:
             try:
-                lo, hi, elevation = _storey_extent(twin, storey.global_id)
+                lo, hi, elevation = storey_extent(twin, storey.global_id)
             except ValueError:  # a storey without elements to bound it
                 continue
             spots += [(p, elevation) for p in free_points(full, lo, hi, elevation, floor_mask)]

@@ -25,20 +25,23 @@ from vision.render import RenderScene
 
 @dataclass
 class RegistrationResult:
-    """A registered frame: the refined pose, its score, and the observations."""
+    """A registered frame: the refined pose, its score, and the observations. ``localisation``:
+    where the frame had no pose prior, how it was localised (storey, score, margin)."""
 
     pose: Pose
     prior: Pose
     score: float
     prior_score: float
     observations: list[FrameObservation] = field(default_factory=list)
+    localisation: dict | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (a worker sends it to the one that stores the capture)."""
         return {"pose": self.pose.as_list(), "prior": self.prior.as_list(), "score": self.score,
                 "prior_score": self.prior_score,
                 "observations": [[o.row, o.kind, o.stage, o.confidence, o.visible_pixels,
-                                  list(o.region) if o.region else None] for o in self.observations]}
+                                  list(o.region) if o.region else None] for o in self.observations],
+                "localisation": self.localisation}
 
     @classmethod
     def from_dict(cls, data: dict) -> RegistrationResult:
@@ -46,7 +49,7 @@ class RegistrationResult:
                                          tuple(region) if region else None)
                         for row, kind, stage, confidence, pixels, region in data["observations"]]
         return cls(Pose.from_list(data["pose"]), Pose.from_list(data["prior"]), float(data["score"]),
-                   float(data["prior_score"]), observations)
+                   float(data["prior_score"]), observations, data.get("localisation"))
 
 
 def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pose, believed: np.ndarray,

@@ -31,6 +31,10 @@ CLEARANCE = 0.35  # metres from the nearest built surface at walking heights
 GRID_STEP = 0.5  # metres between candidate walk points
 HELMET = (1.6, 1.9)  # camera height above the floor, metres
 CAPTURE_FORMAT = "sitetwin-capture/1"
+#: What a simulated camera knows of where it is (:func:`simulate_capture`'s ``prior``).
+PRIORS = ("noisy", "start", "none")
+#: σ (metres) of a start point tapped on the floor plan.
+START_SIGMA_M = 0.3
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class CaptureResult:
     prior_poses: list[Pose]
 
 
-def _storey_extent(twin: Twin, storey: str) -> tuple[np.ndarray, np.ndarray, float]:
+def storey_extent(twin: Twin, storey: str) -> tuple[np.ndarray, np.ndarray, float]:
     elevation = next(s.elevation for s in twin.storeys if s.global_id == storey)
     rows = [i for i, e in enumerate(twin.elements) if e.storey == storey]
     boxes = twin.geometry.aabb[rows]
@@ -76,13 +80,14 @@ def floors(twin: Twin) -> np.ndarray:
 
 
 def free_points(scene, lo: np.ndarray, hi: np.ndarray, elevation: float,
-                floor_mask: np.ndarray) -> np.ndarray:
-    """(M, 2) grid points (world x, y) of a storey where one can stand: floor below, clearance around.
+                floor_mask: np.ndarray, step: float = GRID_STEP) -> np.ndarray:
+    """(M, 2) grid points (world x, y), ``step`` metres apart, of a storey where one can stand:
+    floor below, clearance around.
 
     floor_mask: (N,) bool, the elements that count as floor (:func:`floors`).
     """
-    xs = np.arange(lo[0] + GRID_STEP / 2, hi[0], GRID_STEP)
-    ys = np.arange(lo[1] + GRID_STEP / 2, hi[1], GRID_STEP)
+    xs = np.arange(lo[0] + step / 2, hi[0], step)
+    ys = np.arange(lo[1] + step / 2, hi[1], step)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
     points = np.stack([gx.ravel(), gy.ravel()], axis=1)
     if not len(points):
@@ -207,16 +212,23 @@ def _ar1(rng: np.random.Generator, n: int, sigma: float, rho: float, dims: int) 
 def simulate_capture(twin: Twin, state: np.ndarray, storey: str, out_dir: str | Path, frames: int = 10,
                      seed: int = 0, pose_noise: PoseNoise = PoseNoise(), width: int = 2048,
                      start_time: dt.datetime | None = None, appearance: Appearance | None = None,
-                     render_scene: RenderScene | None = None, capture_id: str | None = None) -> CaptureResult:
+                     render_scene: RenderScene | None = None, capture_id: str | None = None,
+                     prior: str = "noisy") -> CaptureResult:
     """Walk ``frames`` frames through ``storey`` (GlobalId) of the as-built ``state``; write the capture.
 
     state: (N,) true stage per element. width: panorama width in pixels (height = width / 2).
     start_time: time of the first frame (UTC); frames follow at walking pace (~1 m/s).
+    prior: what the camera knows of where it is (:data:`PRIORS`): ``noisy``, a pose prior per frame
+    with ``pose_noise``'s error (a tracking app); ``start``, the storey and a start point tapped on
+    the plan (σ :data:`START_SIGMA_M`, no heading) and per frame only gravity from the IMU (σ
+    ``pose_noise.tilt_sigma_deg``); ``none``, gravity alone (no storey, no start).
     """
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
     rng = np.random.default_rng(seed)
     scene = render_scene or RenderScene(twin)
     built = scene.scene(state)
-    lo, hi, elevation = _storey_extent(twin, storey)
+    lo, hi, elevation = storey_extent(twin, storey)
     xy = plan_walk(built, lo, hi, elevation, frames, rng, floors(twin))
     heading = np.arctan2(np.gradient(xy[:, 1]), np.gradient(xy[:, 0])) if len(xy) > 1 else np.zeros(1)
     height = elevation + rng.uniform(*HELMET)
@@ -226,8 +238,9 @@ def simulate_capture(twin: Twin, state: np.ndarray, storey: str, out_dir: str | 
     position_error = _ar1(rng, len(true), pose_noise.position_sigma, pose_noise.drift, 2)
     yaw_error = _ar1(rng, len(true), math.radians(pose_noise.yaw_sigma_deg), pose_noise.drift, 1)[:, 0]
     tilt_error = rng.normal(0.0, math.radians(pose_noise.tilt_sigma_deg), (len(true), 2))
-    prior = [Pose(p.x + e[0], p.y + e[1], p.z + rng.normal(0, 0.05), p.yaw + ey, p.pitch + et[0], p.roll + et[1])
-             for p, e, ey, et in zip(true, position_error, yaw_error, tilt_error, strict=True)]
+    priors = [Pose(p.x + e[0], p.y + e[1], p.z + rng.normal(0, 0.05), p.yaw + ey, p.pitch + et[0],
+                   p.roll + et[1])
+              for p, e, ey, et in zip(true, position_error, yaw_error, tilt_error, strict=True)]
     start_time = start_time or dt.datetime(2027, 1, 4, 9, tzinfo=dt.UTC)
     gaps = np.concatenate([[0.0], np.linalg.norm(np.diff(xy, axis=0), axis=1)]) * 1.0 + 1.0
     times = [start_time + dt.timedelta(seconds=float(s)) for s in np.cumsum(gaps)]
@@ -237,14 +250,18 @@ def simulate_capture(twin: Twin, state: np.ndarray, storey: str, out_dir: str | 
     appearance = appearance or Appearance.randomised(seed)
     global_ids = [e.global_id for e in twin.elements]
     frame_entries, truth_frames = [], []
-    for k, (pose, prior_pose, when) in enumerate(zip(true, prior, times, strict=True)):
+    for k, (pose, prior_pose, when) in enumerate(zip(true, priors, times, strict=True)):
         render = render_equirect(scene, pose, width, state, appearance)
         name = f"frames/{k:06d}.jpg"
         ok, buffer = cv2.imencode(".jpg", render.rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
         (out_dir / name).write_bytes(buffer.tobytes())
         rows, counts = np.unique(render.element[render.element >= 0], return_counts=True)
-        frame_entries.append({"file": name, "timestamp": when.isoformat().replace("+00:00", "Z"),
-                              "pose_prior": prior_pose.as_dict()})
+        entry = {"file": name, "timestamp": when.isoformat().replace("+00:00", "Z")}
+        if prior == "noisy":
+            entry["pose_prior"] = prior_pose.as_dict()
+        else:  # the IMU's gravity: the prior's pitch and roll carry its error
+            entry["gravity"] = {"pitch": prior_pose.pitch, "roll": prior_pose.roll}
+        frame_entries.append(entry)
         truth_frames.append({"file": name, "pose": pose.as_dict(),
                              "visible": {global_ids[r]: int(c) for r, c in zip(rows, counts, strict=True)}})
     capture = {
@@ -255,6 +272,11 @@ def simulate_capture(twin: Twin, state: np.ndarray, storey: str, out_dir: str | 
         "storey": storey,
         "frames": frame_entries,
     }
+    if prior == "none":
+        del capture["storey"]
+    elif prior == "start":
+        tap = rng.normal(0.0, START_SIGMA_M, 2)
+        capture["start"] = {"position": [float(true[0].x + tap[0]), float(true[0].y + tap[1])]}
     truth = {
         "format": CAPTURE_FORMAT,
         "date": start_time.date().isoformat(),
@@ -266,4 +288,4 @@ def simulate_capture(twin: Twin, state: np.ndarray, storey: str, out_dir: str | 
     (out_dir / "capture.json").write_text(json.dumps(capture, indent=1))
     (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=1))
     path_length = float(np.linalg.norm(np.diff(xy, axis=0), axis=1).sum())
-    return CaptureResult(out_dir, len(true), path_length, true, prior)
+    return CaptureResult(out_dir, len(true), path_length, true, priors)

@@ -95,6 +95,10 @@ class Config:
         self.SITETWIN_MAX_ATTEMPTS = int(os.environ.get("SITETWIN_MAX_ATTEMPTS", "3"))
         self.SITETWIN_WORKER_POLL_SECONDS = float(os.environ.get("SITETWIN_WORKER_POLL_SECONDS", "2"))
         self.SITETWIN_CHUNK_TIMEOUT = float(os.environ.get("SITETWIN_CHUNK_TIMEOUT", "600"))
+        # Localise frames that carry no pose prior against the twin (vision.localise). Off until it
+        # localises most frames and never wrongly (docs/accuracy.md, issue #24): off, such a frame
+        # is reported not localised and makes no observation.
+        self.SITETWIN_LOCALISE = os.environ.get("SITETWIN_LOCALISE", "0") not in {"0", "false", "no", ""}
         # Shared storage: empty = the data directory; s3://bucket/prefix = an S3-compatible bucket that
         # every host shares (SITETWIN_DATA_DIR is then this host's cache of it). Credentials: AWS_*.
         self.SITETWIN_STORAGE_URL = os.environ.get("SITETWIN_STORAGE_URL", "")

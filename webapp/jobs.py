@@ -173,6 +173,8 @@ def register_chunk(capture_id: int, indices: list[int], owner: str | None = None
             log.warning("capture %s: chunk progress not recorded: %s", capture_id, error)
 
     progress(0)  # the chunk's lease names this worker from its start
+    # Frames without a pose prior are localised as one walk when the capture is finished, not here.
+    indices = [k for k in indices if manifest.frames[k].pose_prior is not None]
     frames = register_frames(twin, scene, believed, folder, manifest, indices, shared_detector(),
                              progress=progress)
     return [frame.to_dict() for frame in frames]
@@ -196,7 +198,8 @@ def finish_capture(capture_id: int, registered: list[dict] | None = None, owner:
                         shared_detector(),
                         progress=_progress(capture_id, total, owner, heartbeat),
                         registered=[RegisteredFrame.from_dict(r) for r in registered or ()],
-                        before_store=leases.store_guard(capture_id, owner) if owner else None)
+                        before_store=leases.store_guard(capture_id, owner) if owner else None,
+                        localise=current_app.config["SITETWIN_LOCALISE"])
     except leases.LeaseLost as error:
         log.warning("capture %s: %s; nothing stored here", capture_id, error)
         db.session.remove()

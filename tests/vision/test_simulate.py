@@ -88,13 +88,13 @@ def test_a_seed_reproduces_a_capture_exactly(sample, tmp_path):
 
 
 def test_one_stands_on_slabs_and_floor_coverings_not_on_ceilings(sample):
-    from vision.simulate import _storey_extent, floors, free_points
+    from vision.simulate import storey_extent, floors, free_points
 
     _, twin, scene, _ = sample
     mask = floors(twin)
     assert all(m == e.ifc_class.startswith("IfcSlab") for e, m in zip(twin.elements, mask, strict=True))
     assert not mask[[i for i, e in enumerate(twin.elements) if e.tracked_class == "ceiling"]].any()
-    lo, hi, elevation = _storey_extent(twin, twin.storeys[0].global_id)
+    lo, hi, elevation = storey_extent(twin, twin.storeys[0].global_id)
     full = scene.scene(None)
     standing = free_points(full, lo, hi, elevation, mask)
     anything = np.ones_like(mask)  # any surface near the elevation, as before the floor rule

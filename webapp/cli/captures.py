@@ -21,11 +21,14 @@ from webapp.cli.common import emit, ensure_database, fail, progress_bar
 @click.option("--pose-noise", nargs=2, type=float, default=(0.3, 5.0), show_default=True,
               metavar="METRES DEGREES", help="Pose-prior error: position σ and yaw σ.")
 @click.option("--slip-sigma", default=3.0, show_default=True, help="Random task slip σ, days.")
+@click.option("--prior", type=click.Choice(["noisy", "start", "none"]), default="noisy", show_default=True,
+              help="What the camera knows of where it is: a noisy pose per frame (a tracking app), the storey "
+                   "and a start point tapped on the plan, or nothing (gravity alone).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @with_appcontext
-def simulate_capture_command(project_name, date, storey, frames, seed, width, pose_noise, slip_sigma, out_dir,
-                             as_json) -> None:
+def simulate_capture_command(project_name, date, storey, frames, seed, width, pose_noise, slip_sigma, prior,
+                             out_dir, as_json) -> None:
     """Simulate a helmet-camera walk of a project's twin as built on DATE (with ground truth)."""
     from webapp.extensions import db
     from webapp.services.simulation import simulate_project_capture
@@ -35,7 +38,7 @@ def simulate_capture_command(project_name, date, storey, frames, seed, width, po
     try:
         result = simulate_project_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name,
                                           date.date(), out_dir, storey=storey, frames=frames, seed=seed, width=width,
-                                          pose_noise=pose_noise, slip_sigma=slip_sigma)
+                                          pose_noise=pose_noise, slip_sigma=slip_sigma, prior=prior)
     except (NotFound, ValueError) as error:
         fail(str(error))
     emit(result, as_json, f"{out_dir}: {result['frames']} frames on {result['storey']!r}, "
@@ -102,7 +105,8 @@ def process_command(capture_dir: Path, project_name: str, no_refine: bool, as_js
         frames = len(read_capture(capture_dir).frames)  # the bar's total; a malformed manifest stops here
         with DetectorProcess() as detector, progress_bar(frames, f"processing {capture_dir.name}") as update:
             result = process_capture(db.session, current_app.config["SITETWIN_DATA_DIR"], project_name, capture_dir,
-                                     detector, refine=not no_refine, progress=update)
+                                     detector, refine=not no_refine, progress=update,
+                                     localise=current_app.config["SITETWIN_LOCALISE"])
     except (CaptureError, NotFound, DetectorError) as error:
         fail(str(error))
     if not result.unchanged:
@@ -142,14 +146,17 @@ def _check_after_capture(project_name: str) -> None:
 @click.option("--width", default=1024, show_default=True, type=click.IntRange(128, 8192),
               help="Panorama width of the simulated frames.")
 @click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
+@click.option("--prior", type=click.Choice(["noisy", "start", "none"]), default="noisy", show_default=True,
+              help="What the camera knows of where it is: a noisy pose per frame (a tracking app), the storey "
+                   "and a start point tapped on the plan, or nothing (gravity alone).")
 @click.option("--timeline", is_flag=True,
               help="Weeks of walks on one project, scored after every capture (see docs/accuracy.md).")
 @click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 200), help="With --timeline.")
 @click.option("--walks-per-week", default=2, show_default=True, type=click.IntRange(1, 20),
               help="With --timeline.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, timeline, weeks, walks_per_week,
-                     as_json) -> None:
+def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refine, prior, timeline, weeks,
+                     walks_per_week, as_json) -> None:
     """Run the whole loop on simulated walks of MODEL_PATH and score it against ground truth."""
     from twin.ifc import IfcReadError
     from vision.detect import DetectorError
@@ -157,12 +164,15 @@ def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refi
     from webapp.services.evaluation import evaluate_model
 
     if timeline:
+        if prior != "noisy":
+            fail("--prior start|none is not available with --timeline yet: its walks carry noisy pose priors")
         _evaluate_timeline(model_path, weeks, walks_per_week, frames, seed, pose_noise, width, as_json)
         return
     try:
         with DetectorProcess() as detector, progress_bar(walks, f"evaluating {model_path.name}") as update:
             report = evaluate_model(model_path, detector, walks=walks, frames=frames, seed=seed,
-                                    pose_noise=tuple(pose_noise), width=width, refine=not no_refine, progress=update)
+                                    pose_noise=tuple(pose_noise), width=width, refine=not no_refine, prior=prior,
+                                    progress=update)
     except (IfcReadError, DetectorError, ValueError) as error:
         fail(str(error))
     overall, pose = report["overall"], report["pose"]
@@ -171,6 +181,11 @@ def evaluate_command(model_path, walks, frames, seed, pose_noise, width, no_refi
              f"stage accuracy {overall['stage_accuracy']} over {overall['elements']} element-walks",
              f"pose: prior median {pose['prior_median_cm']} cm → {pose['median_cm']} cm (p90 {pose['p90_cm']}), "
              f"{pose['median_deg']}° (p90 {pose['p90_deg']}°)"]
+    if report.get("localisation"):
+        loc = report["localisation"]
+        lines.append(f"localisation ({prior} prior): {loc['localised_share']:.0%} of frames localised, wrong storey "
+                     f"{loc['wrong_storey']}, {loc['median_cm']} cm (p90 {loc['p90_cm']}), {loc['median_deg']}°, "
+                     f"{loc['seconds_per_frame']} s a frame")
     lines += [f"  {cls:14s} P {m['precision']} R {m['recall']} F1 {m['f1']} stage {m['stage_accuracy']} "
               f"n={m['samples']}" for cls, m in report["per_class"].items()]
     emit(report, as_json, "\n".join(lines))

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from twin.asbuilt import derive_schedule, stage_timeline, stages_at, tasks_from_ifc
 from twin.ifc import open_model
+from vision.capture import CaptureError
 from vision.observe import MIN_VISIBLE_SHARE
 from vision.pose import Pose, wrap_angle
 from vision.render import RenderScene
@@ -55,14 +56,19 @@ def pose_error(pose: Pose, truth: Pose) -> tuple[float, float]:
 
 def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, seed: int = 0,
                    pose_noise: tuple[float, float] = (0.3, 5.0), width: int = 1024, refine: bool = True,
-                   work_dir: Path | None = None, progress=None) -> dict:
-    """Run the loop on ``model_path`` and score it (see the module docstring). Returns the report."""
+                   work_dir: Path | None = None, progress=None, prior: str = "noisy") -> dict:
+    """Run the loop on ``model_path`` and score it (see the module docstring). Returns the report.
+
+    prior: what the simulated camera knows of where it is (:func:`vision.simulate.simulate_capture`);
+    other than ``noisy``, the report's ``localisation`` says how its frames were localised."""
     from webapp import create_app
     from webapp.db import upgrade_to_head
     from webapp.extensions import db
     from webapp.models import ElementStatus
     from webapp.services.ingest import ingest_model
     from webapp.services.processing import process_capture
+    from webapp.services.schedules import import_schedule
+    from webapp.services.timeline import write_schedule_csv
     from webapp.services.twins import current_revision, get_project, load_revision_twin
 
     started = time.perf_counter()
@@ -83,6 +89,8 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
             if not tasks:
                 tasks = derive_schedule(twin, dt.date(2027, 1, 4))
             del model
+            # The project's schedule, as a site has one (localisation expects what it plans built).
+            import_schedule(session, root / "data", "evaluate", write_schedule_csv(tasks, root / "schedule.csv"))
             tracked = [e.tracked_class if e.physical else None for e in twin.elements]
             timeline, epoch = stage_timeline(twin.global_ids, tracked, [e.storey for e in twin.elements], tasks,
                                              seed=seed, slip_sigma_days=2.0)
@@ -94,6 +102,7 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
                 raise ValueError(f"{model_path.name}: no storey with tracked elements to walk")
             counts = defaultdict(lambda: [0, 0, 0, 0, 0])  # tp, fp, fn, stage_ok, samples
             pose_prior_cm, pose_cm, pose_prior_deg, pose_deg = [], [], [], []
+            localised = defaultdict(list)  # without a prior: frames tried, storeys right, errors
             timing = defaultdict(float)
             frames_done = 0
             simulate_seconds = 0.0
@@ -108,21 +117,36 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
                         twin, state, storey, out, frames=frames, seed=seed * 1000 + k, width=width,
                         pose_noise=PoseNoise(position_sigma=pose_noise[0], yaw_sigma_deg=pose_noise[1]),
                         start_time=dt.datetime.combine(date, dt.time(9), tzinfo=dt.UTC), render_scene=scene,
-                        capture_id=f"evaluate-{k}")
+                        capture_id=f"evaluate-{k}", prior=prior)
                 except ValueError:  # nothing walkable on that storey yet: try the next date
                     continue
                 simulate_seconds += time.perf_counter() - t0
-                processed = process_capture(session, root / "data", "evaluate", out, detector, refine=refine)
+                try:
+                    processed = process_capture(session, root / "data", "evaluate", out, detector, refine=refine,
+                                                localise=prior != "noisy")
+                except CaptureError:
+                    if prior == "noisy":
+                        raise
+                    processed = None  # no frame of the walk localised: it counts as such
+                localised["tried"].append(result.frames)
+                if processed is None:
+                    continue
                 frames_done += processed.frames
                 for stage_name, seconds in processed.timing.items():
                     timing[stage_name] += seconds * processed.frames
-                for entry, truth_pose in zip(processed.poses, result.true_poses, strict=True):
-                    prior_cm, prior_deg = pose_error(Pose.from_list(entry["prior"]), truth_pose)
+                for entry in processed.poses:
+                    truth_pose = result.true_poses[entry["frame"]]
                     refined_cm, refined_deg = pose_error(Pose.from_list(entry["pose"]), truth_pose)
-                    pose_prior_cm.append(prior_cm)
                     pose_cm.append(refined_cm)
-                    pose_prior_deg.append(prior_deg)
                     pose_deg.append(refined_deg)
+                    if entry["prior"] is not None:
+                        prior_cm, prior_deg = pose_error(Pose.from_list(entry["prior"]), truth_pose)
+                        pose_prior_cm.append(prior_cm)
+                        pose_prior_deg.append(prior_deg)
+                    if "localisation" in entry:
+                        localised["storey_right"].append(entry["localisation"]["storey"] == storey)
+                        localised["cm"].append(refined_cm)
+                        localised["deg"].append(refined_deg)
                 truth = json.loads((out / "ground_truth.json").read_text())
                 min_pixels = MIN_VISIBLE_SHARE * width * width / 2
                 visible = {gid for frame in truth["frames"] for gid, px in frame["visible"].items() if px >= min_pixels}
@@ -145,10 +169,23 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
     finally:
         if scratch is not None:
             scratch.cleanup()
-    if frames_done == 0:
+    if frames_done == 0 and not localised["tried"]:
         raise ValueError(f"{model_path.name}: no walk could be simulated: no storey has floor underfoot with "
                          "clearance around (a model without slabs, or only services)")
     totals = np.sum([v for v in counts.values()], axis=0) if counts else np.zeros(5, int)
+    localisation = None
+    if prior != "noisy":
+        tried = sum(localised["tried"])
+        localisation = {
+            "prior": prior, "frames": tried, "localised": len(localised["cm"]),
+            "localised_share": _ratio(len(localised["cm"]), tried),
+            "wrong_storey": int(sum(not right for right in localised["storey_right"])),
+            "median_cm": _round(_percentile(localised["cm"], 50)), "p90_cm": _round(_percentile(localised["cm"], 90)),
+            "median_deg": _round(_percentile(localised["deg"], 50)),
+            "p90_deg": _round(_percentile(localised["deg"], 90)),
+            "seconds_per_frame": _round(timing["localise"] / max(tried, 1), 3),
+            "layout_seconds": _round(timing["localise_layouts"], 1),
+        }
     per_class = {cls: {**_metrics(*v), "samples": v[4]} for cls, v in sorted(counts.items())}
     return {
         "model": model_path.name,
@@ -163,8 +200,9 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
             "median_cm": _round(_percentile(pose_cm, 50)), "p90_cm": _round(_percentile(pose_cm, 90)),
             "median_deg": _round(_percentile(pose_deg, 50)), "p90_deg": _round(_percentile(pose_deg, 90)),
         },
-        "timing": {**{k: round(v / frames_done, 3) for k, v in sorted(timing.items())},
-                   "simulate": round(simulate_seconds / frames_done, 3)},
+        **({"localisation": localisation} if localisation else {}),
+        "timing": {**{k: round(v / max(frames_done, 1), 3) for k, v in sorted(timing.items())},
+                   "simulate": round(simulate_seconds / max(frames_done, 1), 3)},
         "fps": round(frames_done / max(sum(timing.values()), 1e-9), 3),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -1,14 +1,14 @@
-"""Process a capture: detect → register → observe → fuse, stored in one transaction.
+"""Process a capture: localise → detect → register → observe → fuse, stored in one transaction.
 
 Re-processing a capture that is already processed changes nothing; a crash mid-way leaves no half
 capture (everything is written at the end, in one transaction); observations are unique per
 (frame, element), so a retried job cannot duplicate them.
 
-A frame without a pose prior is *not localised*: registration searches only around a prior, and
-SiteTwin cannot yet localise a frame against the twin without one, so such a frame makes no
-observation (never a guess) and the capture lists it in ``stats["not_localised_frames"]``. A capture
-of which no frame is localised fails with a message saying so (and can be processed again once
-its frames can be localised).
+A frame without a pose prior is first localised against the twin (:mod:`webapp.services.localisation`):
+the frames without one are one walk, whose places the walk's continuity decides. A frame that
+cannot be localised (ambiguous, or nothing like the twin) makes no observation (never a guess)
+and the capture lists it, with why, in ``stats["not_localised_frames"]``; a capture of which no
+frame is localised fails with a message saying so.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import hashlib
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,9 +32,12 @@ from twin.fusion import KIND_CODES, fuse_arrays
 from twin.ifc import file_sha256
 from vision.capture import CaptureError, read_capture
 from vision.frame_file import FrameFileError, decode_frame
+from vision.localise import Localisation
+from vision.pose import Pose
 from vision.register import RegistrationResult, register_frame
 from vision.render import RenderScene
 from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation, Project
+from webapp.services.localisation import localise_capture
 from webapp.services.twins import current_revision, get_project, load_revision_twin
 from webapp.storage import storage_at
 
@@ -187,8 +190,8 @@ def _aware(moment: np.datetime64) -> dt.datetime | None:
 
 #: No pixel limit of our own when processing (frames were checked at upload; Pillow's bomb guard stays).
 PROCESS_MAX_PIXELS = 2**62
-#: Why a frame without a pose prior is not localised (until localisation without a prior exists).
-NO_PRIOR = "no pose prior: localising a frame without one is not available yet"
+#: Why a frame without a pose prior was not localised when no localisation was run for it.
+NO_PRIOR = "no pose prior, and localisation without one is off (SITETWIN_LOCALISE)"
 
 
 @dataclass
@@ -228,8 +231,8 @@ def capture_context(session: Session, data_dir: str | os.PathLike, project: Proj
 
 
 def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.PathLike, manifest, indices,
-                    detector, refine: bool = True, progress: Callable[[int], None] | None = None
-                    ) -> list[RegisteredFrame]:
+                    detector, refine: bool = True, progress: Callable[[int], None] | None = None,
+                    localised: Mapping[int, Localisation] | None = None) -> list[RegisteredFrame]:
     """Read, detect and register the frames ``indices`` of a capture (any subset: a chunk).
 
     A pipeline of two stages: while one frame is registered (ray casting and NumPy), the next
@@ -239,8 +242,20 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
 
     A frame that cannot be read or decoded in full (:mod:`vision.frame_file`) is not registered:
     its :class:`RegisteredFrame` says why in ``skipped``, and the others go on. A frame without a
-    pose prior is read but neither detected nor registered: ``not_localised`` says why.
+    pose prior registers from where ``localised`` (:func:`webapp.services.localisation.localise_capture`)
+    puts it; one it could not localise is read but neither detected nor registered: ``not_localised``
+    says why.
     """
+    localised = localised or {}
+
+    def prior_of(k: int) -> Pose | None:
+        found = localised.get(k)
+        return manifest.frames[k].pose_prior or (found.pose if found is not None else None)
+
+    def not_localised(k: int) -> str:
+        found = localised.get(k)
+        return found.reason if found is not None and found.reason else NO_PRIOR
+
     from vision.detect import detect_frame
 
     capture_dir = Path(capture_dir)
@@ -258,7 +273,7 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
             image = decode_frame(data, PROCESS_MAX_PIXELS)  # RGB, every byte decoded
         except FrameFileError as error:
             return sha256, None, None, {"read": time.perf_counter() - t0}, str(error)
-        if manifest.frames[k].pose_prior is None:  # not localised: no detection is needed
+        if prior_of(k) is None:  # not localised: no detection is needed
             return sha256, image, None, {"read": time.perf_counter() - t0}, None
         t1 = time.perf_counter()
         detections = detect(image)
@@ -278,15 +293,20 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
                 if progress is not None:
                     progress(done)
                 continue
-            if manifest.frames[k].pose_prior is None:
-                out.append(RegisteredFrame(k, sha256, image.shape[:2], None, timing, not_localised=NO_PRIOR))
+            if prior_of(k) is None:
+                out.append(RegisteredFrame(k, sha256, image.shape[:2], None, timing,
+                                           not_localised=not_localised(k)))
                 if progress is not None:
                     progress(done)
                 continue
             t0 = time.perf_counter()
-            result = register_frame(twin, scene, image, manifest.frames[k].pose_prior, believed, detections,
+            result = register_frame(twin, scene, image, prior_of(k), believed, detections,
                                     refine=refine, reliability=getattr(detector, "reliability", None))
             timing["register"] = time.perf_counter() - t0
+            if k in localised:
+                found = localised[k]
+                result.localisation = {"storey": found.storey, "score": round(found.score, 3),
+                                       "margin": round(found.margin, 2)}
             out.append(RegisteredFrame(k, sha256, image.shape[:2], result, timing))
             if progress is not None:
                 progress(done)
@@ -296,7 +316,8 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
 def process_capture(session: Session, data_dir: str | os.PathLike, project_name: str, capture_dir: str | os.PathLike,
                     detector, refine: bool = True, progress: Callable[[int], None] | None = None,
                     registered: list[RegisteredFrame] | None = None,
-                    before_store: Callable[[Session], None] | None = None) -> ProcessResult:
+                    before_store: Callable[[Session], None] | None = None,
+                    localise: bool = False) -> ProcessResult:
     """Process the capture in ``capture_dir`` for ``project_name`` (see the module docstring).
 
     detector: a :class:`vision.detect.Detector`, or any object with ``detect(image) -> list[Detection]``.
@@ -308,6 +329,8 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
     read and localised raises :class:`vision.capture.CaptureError`.
     before_store: called in the storing transaction before anything is written (a worker's
     lease check, :func:`webapp.leases.store_guard`); what it raises aborts the store.
+    localise: localise the frames without a pose prior (``SITETWIN_LOCALISE``); otherwise they are
+    reported not localised.
     """
     started = time.perf_counter()
     data_dir = Path(data_dir)
@@ -327,16 +350,28 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         return ProcessResult(project.name, manifest.capture_id, len(stored), unchanged=True,
                              seconds=round(time.perf_counter() - started, 3))
     revision, twin, scene, believed = capture_context(session, data_dir, project)
+    storeys = {s.global_id: s.name for s in twin.storeys}
+    if manifest.storey is not None and manifest.storey not in storeys:
+        known = ", ".join(f"{gid} ({name})" for gid, name in sorted(storeys.items(), key=lambda kv: kv[1]))
+        raise CaptureError(f"{capture_dir}: storey {manifest.storey!r} is not a storey of the project's "
+                           f"current model (its storeys: {known or 'none'})")
     done = {r.index: r for r in registered or ()}
     if any(done[k].sha256 != hashes[k] for k in done if k < len(hashes)) or any(k >= len(hashes) for k in done):
         raise CaptureError(f"{capture_dir}: registered frames do not match the capture's files")
     missing = [k for k in range(len(manifest.frames)) if k not in done]
+    t_localise = time.perf_counter()
+    without_prior = [k for k in missing if manifest.frames[k].pose_prior is None] if localise else []
+    localised, layout_seconds = localise_capture(session, project.id, revision, twin, scene, believed,
+                                                 capture_dir, manifest, without_prior, data_dir, PROCESS_MAX_PIXELS)
+    localise_seconds = time.perf_counter() - t_localise
     for frame in register_frames(twin, scene, believed, capture_dir, manifest, missing, detector, refine,
-                                 progress):
+                                 progress, localised):
         done[frame.index] = frame
     timing = Counter()
     for frame in done.values():
         timing.update(frame.timing)
+    if localised:
+        timing.update({"localise_layouts": layout_seconds, "localise": localise_seconds - layout_seconds})
     skipped_frames = [{"index": k, "file": manifest.frames[k].file, "reason": done[k].skipped}
                       for k in sorted(done) if done[k].skipped is not None]
     not_localised = [{"index": k, "file": manifest.frames[k].file, "reason": done[k].not_localised}
@@ -369,8 +404,10 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         session.flush()
         rows = [Frame(capture_id=capture.id, index=frame.index, sha256=sha256, taken_at=frame.timestamp,
                       file=_store_frame(capture_dir / frame.file, sha256, data_dir), width=shape[1], height=shape[0],
-                      pose_prior=frame.pose_prior.as_list(), pose=result.pose.as_list(),
-                      registration={"score": result.score, "prior_score": result.prior_score})
+                      pose_prior=frame.pose_prior.as_list() if frame.pose_prior is not None else None,
+                      pose=result.pose.as_list(),
+                      registration={"score": result.score, "prior_score": result.prior_score,
+                                    **({"localisation": result.localisation} if result.localisation else {})})
                 for frame, sha256, shape, result in registered]
         session.add_all(rows)
         session.flush()  # frame ids for the observations
@@ -409,7 +446,9 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         project.name, manifest.capture_id, len(registered), observations=dict(counts), status_changes=changes,
         seconds=round(time.perf_counter() - started, 2),
         timing={k: round(v / max(len(registered), 1), 3) for k, v in timing.items()},
-        poses=[{"frame": f.index, "prior": f.pose_prior.as_list(), "pose": r.pose.as_list()} for f, _, _, r in registered],
+        poses=[{"frame": f.index, "prior": f.pose_prior.as_list() if f.pose_prior is not None else None,
+                "pose": r.pose.as_list(), **({"localisation": r.localisation} if r.localisation else {})}
+               for f, _, _, r in registered],
         skipped_frames=skipped_frames,
         not_localised_frames=not_localised,
     )

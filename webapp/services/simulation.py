@@ -44,7 +44,7 @@ def asbuilt_state(twin: Twin, ifc_path: Path, date: dt.date, seed: int, slip_sig
 def simulate_project_capture(session: Session, data_dir: str | os.PathLike, project_name: str, date: dt.date,
                              out_dir: Path, storey: str | None = None, frames: int = 10, seed: int = 0,
                              width: int = 2048, pose_noise: tuple[float, float] = (0.3, 5.0),
-                             slip_sigma: float = 3.0) -> dict:
+                             slip_sigma: float = 3.0, prior: str = "noisy") -> dict:
     revision = current_revision(session, get_project(session, project_name))
     twin = load_revision_twin(revision, data_dir)
     storey_id = pick_storey(twin, storey)
@@ -54,8 +54,8 @@ def simulate_project_capture(session: Session, data_dir: str | os.PathLike, proj
                           slip_sigma=slip_sigma)
     result = simulate_capture(twin, state, storey_id, out_dir, frames=frames, seed=seed, width=width,
                               pose_noise=PoseNoise(position_sigma=pose_noise[0], yaw_sigma_deg=pose_noise[1]),
-                              start_time=dt.datetime.combine(date, dt.time(9), tzinfo=dt.UTC))
+                              start_time=dt.datetime.combine(date, dt.time(9), tzinfo=dt.UTC), prior=prior)
     storey_name = next(s.name for s in twin.storeys if s.global_id == storey_id)
     return {"out": str(out_dir), "frames": result.frames, "storey": storey_name, "storey_global_id": storey_id,
             "date": date.isoformat(), "path_length_m": round(result.path_length, 2), "project": project_name,
-            "revision": revision.number}
+            "revision": revision.number, "prior": prior}

@@ -33,7 +33,7 @@ from vision.video import (
     probe_video,
     video_to_capture,
 )
-from webapp.models import Capture, Element, ModelRevision
+from webapp.models import Capture, Element, ModelRevision, Storey
 from webapp.services.messages import public_message
 from webapp.storage import LocalStorage, StorageKeyError, clean_key, storage
 
@@ -100,6 +100,21 @@ def pose_bounds(session: Session, project_id: int, margin_m: float) -> PoseBound
     return PoseBounds(low, high)
 
 
+def _known_storey(session: Session, project_id: int, storey: str | None) -> None:
+    """Refuse (400) a manifest's ``storey`` that the project's current model does not have."""
+    if storey is None:
+        return
+    revision = session.scalar(select(ModelRevision.id).where(ModelRevision.project_id == project_id)
+                              .order_by(ModelRevision.number.desc()).limit(1))
+    if revision is None:
+        return
+    names = dict(session.execute(select(Storey.global_id, Storey.name).where(Storey.revision_id == revision)).all())
+    if storey not in names:
+        known = ", ".join(f"{gid} ({name})" for gid, name in sorted(names.items(), key=lambda kv: kv[1]))
+        raise UploadError(400, f"manifest: storey {storey!r} is not a storey of the project's current model "
+                               f"(its storeys: {known or 'none'})")
+
+
 def create_capture(session: Session, config, project_id: int, manifest: dict) -> tuple[Capture, bool]:
     """The capture of ``manifest`` (created, or the existing one for a retried request).
 
@@ -135,6 +150,7 @@ def create_capture(session: Session, config, project_id: int, manifest: dict) ->
                 raise UploadError(400, f"manifest: frame {frame.index} ({frame.file!r}): "
                                        "not a plain relative file name") from error
         name = "capture.json"
+    _known_storey(session, project_id, parsed.storey)
     existing = session.scalar(select(Capture).where(Capture.project_id == project_id, Capture.key == parsed.capture_id))
     if existing is not None:
         key = _key(existing, name)
