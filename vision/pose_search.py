@@ -183,7 +183,7 @@ def prior_penalty(poses: list[Pose], prior: Pose) -> np.ndarray:
 
 def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = None, step_m: float = 0.3,
                 step_deg: float = 4.0, levels: int = 6, coarse_levels: int = COARSE_LEVELS,
-                shift: float | None = None) -> tuple[Pose, float, float]:
+                shift: float | None = None, polish: bool = True) -> tuple[Pose, float, float]:
     """Coarse-to-fine search from ``start``; returns (pose, score, score of ``start``).
 
     Each level scores candidates by projecting the 3D boundary points rendered at the current
@@ -198,6 +198,7 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
     The scores returned are edge distances alone (pixels), without the prior's penalty. With
     fewer than :data:`MIN_ANCHOR_POINTS` boundary points in view, ``start`` is returned.
     ``shift``: where to sample the map, as :func:`points_scores` says (default :data:`EDGE_SHIFT`).
+    ``polish``: end with :func:`polish_pose` (millimetres; a score to compare places does without).
     """
     prior = prior or start
     shift = EDGE_SHIFT if shift is None else shift
@@ -240,7 +241,8 @@ def refine_pose(scene, start: Pose, distance: np.ndarray, prior: Pose | None = N
         step_m /= 2.0
         step_rad /= 2.0
         tilt /= 2.0
-    best = polish_pose(points, best, distance, prior, shift)
+    if polish:
+        best = polish_pose(points, best, distance, prior, shift)
     return best, points_score(points, best, distance, shift=shift), start_score
 
 

@@ -52,22 +52,31 @@ class RegistrationResult:
                    float(data["prior_score"]), observations, data.get("localisation"))
 
 
+#: The pose search from a pose that localisation already refined (:mod:`vision.localise` confirms
+#: its places with this module's own search): the fine levels only.
+FINE_SEARCH = dict(step_m=0.075, step_deg=1.0, levels=4, coarse_levels=0)
+
+
 def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pose, believed: np.ndarray,
                    detections: list[Detection], refine: bool = True,
-                   reliability: Mapping[str, float] | None = None) -> RegistrationResult:
+                   reliability: Mapping[str, float] | None = None,
+                   localised: bool = False) -> RegistrationResult:
     """Refine the pose of one RGB frame and observe every element from it.
 
     The pose is refined against what is believed built plus what this frame's detections support
     at the prior pose (so the first walk of a project, with nothing believed yet, registers
     against the structure it sees). Detections that did not match at the prior may match at the
     refined pose: if they add elements, a finer search from the refined pose uses them too.
+    ``localised``: ``prior`` is a pose localisation found and refined already; only the fine
+    levels of the search run (:data:`FINE_SEARCH`).
     """
     distance = edge_distance(image)
     width = image.shape[1]
     anchors = believed | supported(twin, scene, prior, believed, detections, width, reliability)
     pose, score, prior_score = prior, 0.0, 0.0
     if refine and anchors.any():
-        pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance)
+        pose, score, prior_score = refine_pose(scene.scene(anchors.astype(np.int8)), prior, distance,
+                                               **(FINE_SEARCH if localised else {}))
         if score >= prior_score:  # never worse than the prior
             pose, score = prior, prior_score
         more = anchors
@@ -76,8 +85,7 @@ def register_frame(twin: Twin, scene: RenderScene, image: np.ndarray, prior: Pos
         if (more & ~anchors).any():
             anchors = more
             again, again_score, before = refine_pose(scene.scene(anchors.astype(np.int8)), pose, distance,
-                                                     prior=prior, step_m=0.075, step_deg=1.0, levels=4,
-                                                     coarse_levels=0)
+                                                     prior=prior, **FINE_SEARCH)
             if again_score < before:
                 pose, score = again, again_score
     observations = observe(twin, scene, pose, anchors, detections, width, reliability=reliability)

@@ -76,6 +76,31 @@ def test_pose_priors_carry_the_configured_error(sample, tmp_path):
     assert 0.15 < np.sqrt(np.mean(np.square(errors)) / 2) < 0.6
 
 
+def test_a_camera_without_tracking_gives_gravity_and_at_most_the_storey_and_a_start(sample, tmp_path):
+    _, twin, scene, state = sample
+    storey = twin.storeys[0].global_id
+    written = {}
+    for prior in ("noisy", "start", "none"):
+        result = simulate_capture(twin, state, storey, tmp_path / prior, frames=3, seed=5, width=64,
+                                  render_scene=scene, prior=prior)
+        written[prior] = json.loads((tmp_path / prior / "capture.json").read_text())
+        assert read_capture(tmp_path / prior).frames  # valid for the reader either way
+    assert all("pose_prior" in f and "gravity" not in f for f in written["noisy"]["frames"])
+    for prior in ("start", "none"):
+        frames = written[prior]["frames"]
+        assert all("pose_prior" not in f for f in frames)
+        # the IMU's gravity: the true tilt give or take its σ (1°)
+        for f, truth in zip(frames, result.true_poses, strict=True):
+            assert abs(f["gravity"]["pitch"] - truth.pitch) < np.radians(5)
+    assert written["start"]["storey"] == storey and "storey" not in written["none"]
+    first = result.true_poses[0]
+    assert np.hypot(*(np.array(written["start"]["start"]["position"]) - [first.x, first.y])) < 1.5
+    assert "start" not in written["none"] and "start" not in written["noisy"]
+    with pytest.raises(ValueError, match="prior must be one of"):
+        simulate_capture(twin, state, storey, tmp_path / "bad", frames=1, width=64, render_scene=scene,
+                         prior="gps")
+
+
 def test_a_seed_reproduces_a_capture_exactly(sample, tmp_path):
     _, twin, scene, state = sample
     for name in ("a", "b"):

@@ -181,14 +181,18 @@ def test_a_site_manager_watches_an_uploaded_walk_turn_into_progress(browser, liv
     assert viewer_colours(page).get("installed", 0) > 0
     status = page.evaluate(f"fetch('/projects/{project}/storeys/{storey}/status.json').then(r => r.json())")
     installed = [gid for gid, s in status["elements"].items() if s == "installed"]
-    # an installed element whose centre is in the window, on the canvas (not under the legend or
-    # off-screen: the mouse clicks what is there) and not hidden behind another element
-    point = page.evaluate("""gids => { const canvas = SiteTwin3D.viewer.renderer.domElement;
-        for (const gid of gids) { const p = SiteTwin3D.screenPoint(gid);
-            if (!p || p.x < 0 || p.y < 0 || p.x >= innerWidth || p.y >= innerHeight) continue;
-            if (document.elementFromPoint(p.x, p.y) !== canvas) continue;
-            const mesh = SiteTwin3D.viewer.meshAt(p.x, p.y); if (mesh && mesh.name === gid) return p; } }""",
-                          installed)
+    # a point of the canvas (in the window, not under the legend) where an installed element is
+    # what the mouse would hit: a grid over the canvas, so that no element's centre needs to show,
+    # polled while the view settles (the model loads and the camera frames it after the page does)
+    found = page.wait_for_function("""gids => { const wanted = new Set(gids);
+        const canvas = SiteTwin3D.viewer.renderer.domElement, box = canvas.getBoundingClientRect();
+        for (let j = 1; j < 30; j++) for (let i = 1; i < 40; i++) {
+            const x = box.left + box.width * i / 40, y = box.top + box.height * j / 30;
+            if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
+            if (document.elementFromPoint(x, y) !== canvas) continue;
+            const mesh = SiteTwin3D.viewer.meshAt(x, y); if (mesh && wanted.has(mesh.name)) return {x, y}; }
+        return null; }""", arg=installed, timeout=20_000)
+    point = found.json_value()
     assert point, "no installed element is visible in the 3D view"
     with page.expect_navigation():
         page.mouse.click(point["x"], point["y"])

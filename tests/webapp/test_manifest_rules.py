@@ -74,10 +74,23 @@ def test_text_fields_longer_than_their_column_or_with_control_characters_are_400
 
 
 def test_a_storey_of_22_characters_is_accepted(app, camera):
+    from webapp.extensions import db
+    from webapp.models import Storey
+
+    client, token = camera
+    with app.app_context():
+        storey = db.session.scalar(select(Storey.global_id))
+        db.session.remove()
+    body = manifest()
+    body["storey"] = storey
+    assert len(storey) == 22 and post(client, token, body).status_code == 201
+
+
+def test_a_storey_the_model_does_not_have_is_400_naming_the_storeys_it_has(app, camera):
     client, token = camera
     body = manifest()
     body["storey"] = "S" * 22
-    assert post(client, token, body).status_code == 201
+    refused(app, post(client, token, body), 400, "'SSSSSSSSSSSSSSSSSSSSSS' is not a storey", "its storeys:")
 
 
 @pytest.mark.parametrize(("files", "words"), [

@@ -131,6 +131,7 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
                 localised["tried"].append(result.frames)
                 if processed is None:
                     continue
+                localised["timed"].append(result.frames)
                 frames_done += processed.frames
                 for stage_name, seconds in processed.timing.items():
                     timing[stage_name] += seconds * processed.frames
@@ -183,7 +184,8 @@ def evaluate_model(model_path: Path, detector, walks: int = 3, frames: int = 8, 
             "median_cm": _round(_percentile(localised["cm"], 50)), "p90_cm": _round(_percentile(localised["cm"], 90)),
             "median_deg": _round(_percentile(localised["deg"], 50)),
             "p90_deg": _round(_percentile(localised["deg"], 90)),
-            "seconds_per_frame": _round(timing["localise"] / max(tried, 1), 3),
+            # over the captures processed (one none of whose frames is localised fails untimed)
+            "seconds_per_frame": _round(timing["localise"] / max(sum(localised["timed"]), 1), 3),
             "layout_seconds": _round(timing["localise_layouts"], 1),
         }
     per_class = {cls: {**_metrics(*v), "samples": v[4]} for cls, v in sorted(counts.items())}

@@ -301,7 +301,8 @@ def register_frames(twin, scene, believed: np.ndarray, capture_dir: str | os.Pat
                 continue
             t0 = time.perf_counter()
             result = register_frame(twin, scene, image, prior_of(k), believed, detections,
-                                    refine=refine, reliability=getattr(detector, "reliability", None))
+                                    refine=refine, reliability=getattr(detector, "reliability", None),
+                                    localised=manifest.frames[k].pose_prior is None)
             timing["register"] = time.perf_counter() - t0
             if k in localised:
                 found = localised[k]
