@@ -1,24 +1,26 @@
-"""Global localisation: a walk's storey and poses found against the twin, without a pose prior.
+"""Global localisation: a walk's poses found against the twin, without a pose prior.
 
-A 360° camera knows gravity, not where it is in the model. Each storey that one can stand on is
+A 360° camera knows gravity, not where it is in the model. A storey that one can stand on is
 covered by a grid of standing points (:func:`vision.simulate.free_points` over its floor in the
 state *expected* on the capture date); from each, the expected twin is rendered at helmet height
-and its element boundaries kept (:func:`storey_layout`, computed once per model revision and
-expected state: the caller caches it). A frame is compared through its edges, as registration
-does (:mod:`vision.pose_search`): a place scores the mean (truncated) distance from its rendered
+and its element boundaries kept (:func:`storey_layout`, once per model revision and expected
+state: the caller caches it). A frame is compared through its edges, as registration does
+(:mod:`vision.pose_search`): a place scores the mean (truncated) distance from its rendered
 boundaries to the nearest edge of the frame.
 
 In an equirectangular panorama a turn about the vertical is a circular shift of the columns, so
 one FFT cross-correlation per standing point scores every heading at once; the best standing
-points are refined by projecting their boundary points from poses around them, and the best
-places over all storeys are the frame's hypotheses (:func:`frame_hypotheses`). A Viterbi pass
-over the walk (:func:`localise_walk`) keeps the sequence that is both well matched and continuous
-(at walking pace, one storey), and says of each frame how far its choice beats the best place
-more than :data:`DISTINCT_M` away (max-marginals): a frame whose choice does not win by
-:data:`MIN_MARGIN` is ambiguous (a symmetric layout) and is not localised, never guessed.
+points are refined by projecting their boundary points from poses around them, re-rendered from
+where they end up (:func:`frame_hypotheses`), and the best few confirmed by registration's own
+pose search on the full frame (:func:`confirm_hypotheses`), which is what tells the true place
+from look-alikes. A Viterbi pass over the walk (:func:`localise_walk`) keeps the sequence that is
+both well matched and continuous at walking pace, with "elsewhere" (none of the places found) as a
+place of its own, and says of each frame by how much its choice beats the best place more than
+:data:`DISTINCT_M` away, or elsewhere (max-marginals): a frame whose choice does not win by
+:data:`MIN_MARGIN` is not localised, never guessed.
 
-A hypothesis is within a few centimetres and degrees of a pose registration's search
-(:func:`vision.pose_search.refine_pose`) then finishes.
+The storey is an input, not a finding: storeys of one design look alike from inside, and these
+edges cannot tell them apart (:mod:`webapp.services.localisation` says where it comes from).
 
 Frames: world metres, radians (yaw about +z, as :class:`vision.pose.Pose`), panorama pixels as in
 :mod:`vision.equirect`.
@@ -56,12 +58,12 @@ STANDING_STEP = 0.25
 #: Rows of the panorama compared, as a share of its height kept from each pole: near the poles an
 #: equirectangular panorama smears a few pixels over its whole width.
 POLE_MARGIN = 0.1
-#: Edge-distance truncation (pixels at RENDER_WIDTH): a boundary farther than this from any edge
+#: Edge-distance truncation (pixels): a boundary farther than this from any edge
 #: of the frame is something not built (or not modelled), not evidence against the place.
 TRUNCATION = 8.0
 #: Boundary points kept per standing point (an even subsample) for the local refinement.
 POINTS_PER_PLACE = 400
-#: Standing points rendered per batch of rays (memory: points × RENDER_WIDTH² / 2 rays).
+#: Standing points rendered per batch of rays (memory: points × LAYOUT_WIDTH² / 2 rays).
 BATCH = 32
 #: Standing points refined per storey and frame, best first, at least :data:`DISTINCT_M` apart.
 CANDIDATES = 30
