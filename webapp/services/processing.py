@@ -38,7 +38,7 @@ from vision.register import RegistrationResult, register_frame
 from vision.render import RenderScene
 from webapp.models import Capture, ElementStatus, ElementStatusChange, Frame, Observation, Project
 from webapp.services.localisation import localise_capture
-from webapp.services.twins import current_revision, get_project, load_revision_twin
+from webapp.services.twins import current_revision, get_project, load_revision_twin, unknown_storey
 from webapp.storage import storage_at
 
 
@@ -351,11 +351,9 @@ def process_capture(session: Session, data_dir: str | os.PathLike, project_name:
         return ProcessResult(project.name, manifest.capture_id, len(stored), unchanged=True,
                              seconds=round(time.perf_counter() - started, 3))
     revision, twin, scene, believed = capture_context(session, data_dir, project)
-    storeys = {s.global_id: s.name for s in twin.storeys}
-    if manifest.storey is not None and manifest.storey not in storeys:
-        known = ", ".join(f"{gid} ({name})" for gid, name in sorted(storeys.items(), key=lambda kv: kv[1]))
-        raise CaptureError(f"{capture_dir}: storey {manifest.storey!r} is not a storey of the project's "
-                           f"current model (its storeys: {known or 'none'})")
+    refusal = unknown_storey(manifest.storey, {s.global_id: s.name for s in twin.storeys})
+    if refusal is not None:
+        raise CaptureError(f"{capture_dir}: {refusal}")
     done = {r.index: r for r in registered or ()}
     if any(done[k].sha256 != hashes[k] for k in done if k < len(hashes)) or any(k >= len(hashes) for k in done):
         raise CaptureError(f"{capture_dir}: registered frames do not match the capture's files")

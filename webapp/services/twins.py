@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import select
@@ -52,3 +53,13 @@ def revision_ifc_path(revision: ModelRevision, data_dir: str | os.PathLike) -> P
         return store.local(f"models/{revision.sha256}.ifc")
     except FileNotFoundError:
         return store.path(f"models/{revision.sha256}.ifc")  # the reader names the missing file
+
+
+def unknown_storey(storey: str | None, storeys: Mapping[str, str]) -> str | None:
+    """Why a capture's ``storey`` (GlobalId) is refused: the model's ``storeys`` (GlobalId → name)
+    do not include it. None when it is one of them, or not given."""
+    if storey is None or storey in storeys:
+        return None
+    known = ", ".join(f"{gid} ({name})" for gid, name in sorted(storeys.items(), key=lambda kv: kv[1]))
+    return (f"storey {storey!r} is not a storey of the project's current model "
+            f"(its storeys: {known or 'none'})")

@@ -35,6 +35,7 @@ from vision.video import (
 )
 from webapp.models import Capture, Element, ModelRevision, Storey
 from webapp.services.messages import public_message
+from webapp.services.twins import unknown_storey
 from webapp.storage import LocalStorage, StorageKeyError, clean_key, storage
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -83,11 +84,15 @@ def _plausible(moment: dt.datetime, where: str) -> None:
         raise UploadError(400, f"{where}: timestamp {moment.isoformat()} is not a plausible capture time")
 
 
+def _current_revision_id(session: Session, project_id: int) -> int | None:
+    return session.scalar(select(ModelRevision.id).where(ModelRevision.project_id == project_id)
+                          .order_by(ModelRevision.number.desc()).limit(1))
+
+
 def pose_bounds(session: Session, project_id: int, margin_m: float) -> PoseBounds | None:
     """The project's current model's extent (metres, world frame) grown by ``margin_m`` on every
     side; None without a model or without geometry."""
-    revision = session.scalar(select(ModelRevision.id).where(ModelRevision.project_id == project_id)
-                              .order_by(ModelRevision.number.desc()).limit(1))
+    revision = _current_revision_id(session, project_id)
     if revision is None:
         return None
     row = session.execute(select(func.min(Element.min_x), func.min(Element.min_y), func.min(Element.min_z),
@@ -102,17 +107,13 @@ def pose_bounds(session: Session, project_id: int, margin_m: float) -> PoseBound
 
 def _known_storey(session: Session, project_id: int, storey: str | None) -> None:
     """Refuse (400) a manifest's ``storey`` that the project's current model does not have."""
-    if storey is None:
-        return
-    revision = session.scalar(select(ModelRevision.id).where(ModelRevision.project_id == project_id)
-                              .order_by(ModelRevision.number.desc()).limit(1))
+    revision = _current_revision_id(session, project_id) if storey is not None else None
     if revision is None:
         return
-    names = dict(session.execute(select(Storey.global_id, Storey.name).where(Storey.revision_id == revision)).all())
-    if storey not in names:
-        known = ", ".join(f"{gid} ({name})" for gid, name in sorted(names.items(), key=lambda kv: kv[1]))
-        raise UploadError(400, f"manifest: storey {storey!r} is not a storey of the project's current model "
-                               f"(its storeys: {known or 'none'})")
+    names = session.execute(select(Storey.global_id, Storey.name).where(Storey.revision_id == revision)).all()
+    refusal = unknown_storey(storey, dict(names))
+    if refusal is not None:
+        raise UploadError(400, f"manifest: {refusal}")
 
 
 def create_capture(session: Session, config, project_id: int, manifest: dict) -> tuple[Capture, bool]:
