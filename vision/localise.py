@@ -181,7 +181,7 @@ def storey_layout(twin: Twin, scene, expected: np.ndarray, storey: str) -> Store
     rows = compared_rows(directions.shape[0])
     keep_rows = np.zeros(directions.shape[0], bool)
     keep_rows[rows] = True
-    spectra, boundary, counts = [], [], []
+    spectra, boundary, usable = [], [], []
     for start in range(0, len(points), BATCH):
         chunk = points[start:start + BATCH]
         origins = np.column_stack([chunk, np.full(len(chunk), height)]).astype(np.float32)
@@ -193,8 +193,8 @@ def storey_layout(twin: Twin, scene, expected: np.ndarray, storey: str) -> Store
             found = origin + directions[edge] * distance[edge][:, None]
             found = found[::-(-len(found) // POINTS_PER_PLACE) or 1]
             boundary.append(found.astype(np.float32))
-            counts.append(len(found) if edge.sum() >= MIN_POINTS // 2 else 0)
-    keep = np.flatnonzero(np.array(counts) > 0)
+            usable.append(bool(edge.sum() >= MIN_POINTS // 2))
+    keep = np.flatnonzero(usable)
     boundary = [boundary[g] for g in keep]
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in boundary])]).astype(np.int64)
     return StoreyLayout(storey, elevation, height, points[keep], np.asarray(spectra, np.complex64)[keep],

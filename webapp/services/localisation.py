@@ -86,8 +86,8 @@ def cached_layout(twin, scene, revision: ModelRevision, expected: np.ndarray, st
             return _cache[key]
     path = (Path(data_dir) / "cache" / "layouts" / f"{revision.sha256[:16]}-{storey}-{digest}.npz"
             if data_dir is not None else None)
-    layout = _read_layout(path, storey) if path is not None and path.exists() else None
-    if layout is None:
+    found, layout = _read_layout(path, storey) if path is not None and path.exists() else (False, None)
+    if not found:
         layout = storey_layout(twin, scene, expected, storey)
         if path is not None:
             _write_layout(path, layout)
@@ -110,17 +110,18 @@ def _write_layout(path: Path, layout: StoreyLayout | None) -> None:
     partial.replace(path)  # atomic: a reader never sees half a file
 
 
-def _read_layout(path: Path, storey: str) -> StoreyLayout | None:
+def _read_layout(path: Path, storey: str) -> tuple[bool, StoreyLayout | None]:
+    """(whether ``path`` held a layout, the layout: None for a storey with nowhere to stand)."""
     try:
         with np.load(path) as data:
             if "none" in data:
-                return None
-            return StoreyLayout(storey, float(data["elevation"]), float(data["height"]), data["points"],
-                                data["spectra"], data["boundary"], data["offsets"])
+                return True, None
+            return True, StoreyLayout(storey, float(data["elevation"]), float(data["height"]), data["points"],
+                                      data["spectra"], data["boundary"], data["offsets"])
     except (OSError, ValueError, KeyError) as error:  # a damaged cache file is recomputed
         log.warning("layout cache %s unreadable (%s): recomputing", path, error)
         path.unlink(missing_ok=True)
-        return None
+        return False, None
 
 
 def localise_capture(session: Session, project_id: int, revision: ModelRevision, twin, scene,
@@ -145,15 +146,17 @@ def localise_capture(session: Session, project_id: int, revision: ModelRevision,
     if len(storeys) > 1:
         return {k: Localisation(None, None, 0.0, 0.0, STOREY_UNKNOWN) for k in wanted}, 0.0
     expected = expected_state(session, project_id, twin, believed, manifest.started_at.date())
-    layouts = []
-    for storey in storeys:
-        try:
-            layout = cached_layout(twin, scene, revision, expected, storey, data_dir)
-        except ValueError:  # a storey without elements to bound it: nowhere to stand
-            layout = None
-        if layout is not None:
-            layouts.append(layout)
+    try:
+        layout = cached_layout(twin, scene, revision, expected, storeys[0], data_dir) if storeys else None
+    except ValueError:  # a storey without elements to bound it: nowhere to stand
+        layout = None
     layout_seconds = time.perf_counter() - t0
+    if layout is None:
+        reason = ("the storey named by the capture has nowhere to stand in the state expected on its date"
+                  if manifest.storey
+                  else "no storey of the model has anywhere to stand in the state expected on its date")
+        return {k: Localisation(None, None, 0.0, 0.0, reason) for k in wanted}, layout_seconds
+    storey = layout.storey
     built = scene.scene(expected)
     first = manifest.frames[0].timestamp
     seconds_of = [(frame.timestamp - first).total_seconds() for frame in manifest.frames]
@@ -162,7 +165,6 @@ def localise_capture(session: Session, project_id: int, revision: ModelRevision,
     for k, frame in enumerate(manifest.frames):
         if k not in wanted:
             if frame.pose_prior is not None:  # a fixed point of the walk
-                storey = manifest.storey or _storey_at(elevations, frame.pose_prior.z)
                 hypotheses.append([Hypothesis(storey, frame.pose_prior, 0.0)])
                 seconds.append(seconds_of[k])
                 read.append(k)
@@ -172,9 +174,9 @@ def localise_capture(session: Session, project_id: int, revision: ModelRevision,
         except (OSError, FrameFileError):
             continue
         read.append(k)
-        found = frame_hypotheses(frame_distance(image), layouts, built, frame.gravity)
+        found = frame_hypotheses(frame_distance(image), [layout], built, frame.gravity)
         # Between frames with a pose prior, where a steady walk puts it is a place to confirm too.
-        seeds = [Hypothesis(storeys[0], between[k][0], 0.0)] if k in between and storeys else []
+        seeds = [Hypothesis(storey, between[k][0], 0.0)] if k in between else []
         hypotheses.append(confirm_hypotheses([*seeds, *found], edge_distance(image), built,
                                              CONFIRMED + len(seeds)))
         seconds.append(seconds_of[k])
@@ -183,11 +185,6 @@ def localise_capture(session: Session, project_id: int, revision: ModelRevision,
     start = (manifest.storey, manifest.start) if manifest.start is not None or manifest.storey else None
     near = [(between[k][0].x, between[k][0].y, between[k][1]) if k in between else None for k in read]
     results = localise_walk(hypotheses, seconds, start, near)
-    if not layouts:
-        reason = ("the storey named by the capture has nowhere to stand in the state expected on its date"
-                  if manifest.storey
-                  else "no storey of the model has anywhere to stand in the state expected on its date")
-        results = [Localisation(None, None, 0.0, 0.0, reason) for _ in read]
     return {k: found for k, found in zip(read, results, strict=True) if k in wanted}, layout_seconds
 
 
