@@ -87,10 +87,16 @@ def test_a_storey_of_22_characters_is_accepted(app, camera):
 
 
 def test_a_storey_the_model_does_not_have_is_400_naming_the_storeys_it_has(app, camera):
+    from webapp.extensions import db
+    from webapp.models import Storey
+
     client, token = camera
+    with app.app_context():
+        storey = db.session.scalar(select(Storey.global_id))
+        db.session.remove()
     body = manifest()
     body["storey"] = "S" * 22
-    refused(app, post(client, token, body), 400, "'SSSSSSSSSSSSSSSSSSSSSS' is not a storey", "its storeys:")
+    refused(app, post(client, token, body), 400, "'SSSSSSSSSSSSSSSSSSSSSS' is not a storey", "its storeys:", storey)
 
 
 @pytest.mark.parametrize(("files", "words"), [

@@ -10,6 +10,13 @@ from flask.cli import with_appcontext
 
 from webapp.cli.common import emit, ensure_database, fail, progress_bar
 
+#: What a simulated camera knows of where it is (vision.simulate.PRIORS, spelt out here so that the
+#: command line starts without importing the vision stack), for simulate-capture and evaluate.
+PRIOR_OPTION = click.option(
+    "--prior", type=click.Choice(["noisy", "start", "none"]), default="noisy", show_default=True,
+    help="What the camera knows of where it is: a noisy pose per frame (a tracking app), the storey and a "
+         "start point tapped on the plan, or nothing (gravity alone).")
+
 
 @click.command("simulate-capture")
 @click.option("--project", "project_name", required=True)
@@ -21,9 +28,7 @@ from webapp.cli.common import emit, ensure_database, fail, progress_bar
 @click.option("--pose-noise", nargs=2, type=float, default=(0.3, 5.0), show_default=True,
               metavar="METRES DEGREES", help="Pose-prior error: position σ and yaw σ.")
 @click.option("--slip-sigma", default=3.0, show_default=True, help="Random task slip σ, days.")
-@click.option("--prior", type=click.Choice(["noisy", "start", "none"]), default="noisy", show_default=True,
-              help="What the camera knows of where it is: a noisy pose per frame (a tracking app), the storey "
-                   "and a start point tapped on the plan, or nothing (gravity alone).")
+@PRIOR_OPTION
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @with_appcontext
@@ -146,9 +151,7 @@ def _check_after_capture(project_name: str) -> None:
 @click.option("--width", default=1024, show_default=True, type=click.IntRange(128, 8192),
               help="Panorama width of the simulated frames.")
 @click.option("--no-refine", is_flag=True, help="Keep the pose priors (no pose refinement).")
-@click.option("--prior", type=click.Choice(["noisy", "start", "none"]), default="noisy", show_default=True,
-              help="What the camera knows of where it is: a noisy pose per frame (a tracking app), the storey "
-                   "and a start point tapped on the plan, or nothing (gravity alone).")
+@PRIOR_OPTION
 @click.option("--timeline", is_flag=True,
               help="Weeks of walks on one project, scored after every capture (see docs/accuracy.md).")
 @click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 200), help="With --timeline.")
